@@ -1,0 +1,1 @@
+"""The archive: study index, storage under STORAGE_ROOT, and file tools."""

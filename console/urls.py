@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from console import views
+from console.api import api
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("", include("netjobs.urls")),
+]
+
+handler403 = "console.views.permission_denied"

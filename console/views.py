@@ -1,0 +1,72 @@
+"""Pages of the console shell: dashboard, API tokens, error pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from console.models import ApiToken
+from console.roles import Role, request_user, role_required
+from console.tokens import issue_token
+from netjobs.models import AEKind, ApplicationEntity, Job, JobStatus
+
+
+@role_required(Role.VIEWER)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    by_status = dict(Job.objects.values_list("status").annotate(n=Count("pk")))
+    by_kind = dict(ApplicationEntity.objects.values_list("kind").annotate(n=Count("pk")))
+    context = {
+        "remote_aes": by_kind.get(AEKind.REMOTE, 0),
+        "local_aes": by_kind.get(AEKind.LOCAL, 0),
+        "jobs_by_status": [(status, by_status.get(status.value, 0)) for status in JobStatus],
+        "active_jobs": Job.objects.filter(
+            status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+        ).select_related("owner")[:10],
+        "recent_jobs": Job.objects.select_related("owner")[:10],
+    }
+    return render(request, "console/dashboard.html", context)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'nightly script'")
+
+
+@role_required(Role.VIEWER)
+def tokens(request: HttpRequest) -> HttpResponse:
+    new_token = None
+    if request.method == "POST":
+        form = TokenForm(request.POST)
+        if form.is_valid():
+            new_token = issue_token(request_user(request), form.cleaned_data["name"])
+            form = TokenForm()
+    else:
+        form = TokenForm()
+    return render(
+        request,
+        "console/tokens.html",
+        {
+            "form": form,
+            "new_token": new_token,
+            "tokens": ApiToken.objects.filter(user=request_user(request)),
+        },
+    )
+
+
+@require_POST
+@role_required(Role.VIEWER)
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request_user(request))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        messages.success(request, f"Token {token} revoked.")
+    return redirect("tokens")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)

@@ -1,0 +1,1 @@
+"""Network side of the console: AEs, the job history, SCU operations and SCP listeners."""

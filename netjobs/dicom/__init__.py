@@ -1,0 +1,1 @@
+"""DICOM networking building blocks shared by SCU operations and SCP listeners."""

@@ -1,0 +1,170 @@
+"""Plain-language explanations of association failures: the likely cause and the fix.
+
+Pure functions over the values the protocol gives, so each wording can be tested directly.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netjobs.models.associations import ContextResult, uid_name
+
+# A-ASSOCIATE-RJ (PS3.8 Table 9-21): result source and diagnostic values.
+SOURCE_SERVICE_USER = 1
+SOURCE_ACSE_PROVIDER = 2
+SOURCE_PRESENTATION_PROVIDER = 3
+RESULT_REJECTED_TRANSIENT = 2
+
+
+@dataclass(frozen=True)
+class Peer:
+    calling_ae_title: str
+    called_ae_title: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def explain_rejection(
+    peer: Peer, result: int | None, source: int | None, reason: int | None
+) -> str:
+    transient = (
+        " The rejection is transient: the same request may succeed later."
+        if result == RESULT_REJECTED_TRANSIENT
+        else ""
+    )
+    if source == SOURCE_SERVICE_USER:
+        if reason == 7:
+            text = (
+                f"The peer at {peer.address} does not accept the called AE title "
+                f"{peer.called_ae_title!r}. Set this AE's title to exactly the AE title the "
+                "peer is configured with (AE titles are case-sensitive)."
+            )
+        elif reason == 3:
+            text = (
+                f"The peer does not recognise the calling AE title {peer.calling_ae_title!r}. "
+                f"Add {peer.calling_ae_title!r} with this console's host and port to the "
+                "peer's list of known AEs, or call it with an AE title it already knows."
+            )
+        elif reason == 2:
+            text = (
+                "The peer does not support the DICOM application context name; it may not "
+                "be a DICOM application at all."
+            )
+        else:
+            text = (
+                f"The peer at {peer.address} refused the association without giving a reason. "
+                f"Archives often do this when the calling AE title {peer.calling_ae_title!r} "
+                "is not configured on their side, or the called AE title "
+                f"{peer.called_ae_title!r} is wrong: check both in the peer's configuration."
+            )
+    elif source == SOURCE_ACSE_PROVIDER:
+        text = (
+            "The peer's DICOM stack does not support the protocol version this console uses."
+            if reason == 2
+            else "The peer's DICOM stack (ACSE) refused the association without a reason."
+        )
+    elif source == SOURCE_PRESENTATION_PROVIDER:
+        if reason == 1:
+            text = (
+                "The peer is congested (too many associations at once). Retry later, or "
+                "raise the number of associations it allows."
+            )
+        elif reason == 2:
+            text = (
+                "The peer hit a local limit (for example its maximum number of associations). "
+                "Retry later, or raise that limit on the peer."
+            )
+        else:
+            text = "The peer's network layer refused the association."
+    else:
+        text = "The peer refused the association."
+    return text + transient
+
+
+def explain_connection_failure(host: str, port: int, timeout: float) -> str:
+    """Why nothing accepted a TCP connection, found by one bounded probe connection."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return (
+                f"The connection to {host}:{port} failed during set-up but the port answers "
+                "now: the peer may have been restarting. Try again."
+            )
+    except socket.gaierror:
+        return f"The host name {host!r} cannot be resolved. Check the host of this AE."
+    except ConnectionRefusedError:
+        return (
+            f"Nothing is listening on {host}:{port} (connection refused). Check that the "
+            "peer is running and that the port is right."
+        )
+    except TimeoutError:
+        return (
+            f"{host}:{port} did not answer within {timeout:g} s. The host may be down, or a "
+            "firewall drops the connection."
+        )
+    except OSError as exc:
+        if exc.errno in {errno.EHOSTUNREACH, errno.ENETUNREACH}:
+            return f"{host} cannot be reached from this server (no route). Check the network."
+        return f"Cannot connect to {host}:{port}: {exc.strerror or exc}."
+
+
+_A_P_ABORT_REASONS = {
+    0: "reason not specified",
+    1: "unrecognised PDU",
+    2: "unexpected PDU",
+    4: "unrecognised PDU parameter",
+    5: "unexpected PDU parameter",
+    6: "invalid PDU parameter value",
+}
+
+
+def explain_peer_abort(abort_source: int | None, provider_reason: int | None) -> str:
+    if abort_source == 0:
+        return (
+            "The peer application aborted the association. Peers do this when they refuse a "
+            "request outright or hit an internal error: the peer's log says which."
+        )
+    reason = _A_P_ABORT_REASONS.get(provider_reason or 0, f"reason {provider_reason}")
+    return (
+        f"The peer's DICOM stack aborted the association ({reason}). This usually means "
+        "a protocol disagreement, such as a PDU larger than the peer accepts."
+    )
+
+
+def explain_connection_lost() -> str:
+    return (
+        "The connection closed without an association release. The peer may have crashed "
+        "or timed out the association, or a firewall cut the connection."
+    )
+
+
+def explain_dimse_timeout(seconds: float) -> str:
+    return (
+        f"The peer sent no response within the DIMSE timeout ({seconds:g} s), so the console "
+        "aborted the association. Raise the DIMSE timeout of this AE if the peer is slow."
+    )
+
+
+def explain_context_rejection(
+    abstract_syntax: str, proposed: Sequence[str], result: int | None
+) -> str:
+    name = uid_name(abstract_syntax)
+    if result == ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED:
+        return f"The peer does not support {name}: enable this SOP class on the peer."
+    if result == ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED:
+        offered = ", ".join(uid_name(uid) for uid in proposed)
+        return (
+            f"No transfer syntax in common for {name}: the console proposed {offered}, and "
+            "the peer accepts none of them."
+        )
+    if result == ContextResult.USER_REJECTION:
+        return f"The peer refused {name} (user rejection): it may be disabled in its settings."
+    if result == ContextResult.NO_REASON:
+        return f"The peer refused {name} without giving a reason."
+    return f"The peer gave no answer for {name}."

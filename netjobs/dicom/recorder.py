@@ -1,0 +1,297 @@
+"""Recording an association: negotiation, traffic, DIMSE messages, and how it ended.
+
+The recorder collects pynetdicom events in memory (they arrive on the association's own
+thread) and writes them to the database from the job's thread when the association ends,
+so no database work happens inside the network reactor.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pynetdicom import evt
+from pynetdicom.association import Association as PynetdicomAssociation
+from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT
+
+from netjobs.dicom import explain
+from netjobs.dicom.sockets import has_tcp_nodelay
+from netjobs.dicom.status import describe_status
+from netjobs.models import (
+    AbortSource,
+    Association,
+    AssociationOutcome,
+    AssociationRole,
+    DimseDirection,
+    DimseMessage,
+    Job,
+    PresentationContext,
+)
+
+
+@dataclass
+class _Message:
+    at: datetime
+    direction: DimseDirection
+    command: str
+    message_id: int | None
+    context_id: int | None
+    status: int | None
+    affected_sop_class_uid: str
+    affected_sop_instance_uid: str
+
+
+@dataclass
+class _State:
+    connection_opened: bool = False
+    tcp_nodelay: bool | None = None
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages: list[_Message] = field(default_factory=list)
+    messages_total: int = 0
+    peer_abort: tuple[int | None, int | None] | None = None  # (abort source, provider reason)
+    connection_lost: bool = False
+    released: bool = False
+    aborted: bool = False
+
+
+def _command_name(message: Any) -> str:
+    return type(message).__name__.replace("_", "-")
+
+
+class AssociationRecorder:
+    """Create with the association's parameters, pass ``handlers`` to ``associate()``, call
+    ``negotiated()`` when ``associate()`` returns and ``finish()`` when it is over."""
+
+    def __init__(
+        self,
+        *,
+        job: Job | None,
+        role: AssociationRole,
+        peer: explain.Peer,
+        local_max_pdu: int | None,
+        tls: bool,
+        timeout_for_probe: float = 3.0,
+    ) -> None:
+        self.peer = peer
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._local_abort_reason = ""
+        self._probe_timeout = timeout_for_probe
+        self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
+        self.record = Association.objects.create(
+            job=job,
+            role=role,
+            calling_ae_title=peer.calling_ae_title,
+            called_ae_title=peer.called_ae_title,
+            peer_host=peer.host,
+            peer_port=peer.port,
+            local_max_pdu=local_max_pdu,
+            tls=tls,
+            started_at=timezone.now(),
+        )
+
+    # --- pynetdicom event handlers (association thread) ---------------------------------
+    @property
+    def handlers(self) -> list[tuple[evt.NotificationEvent, Any]]:
+        return [
+            (evt.EVT_CONN_OPEN, self._on_conn_open),
+            (evt.EVT_DATA_SENT, self._on_data_sent),
+            (evt.EVT_DATA_RECV, self._on_data_recv),
+            (evt.EVT_DIMSE_SENT, self._on_dimse_sent),
+            (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
+            (evt.EVT_ACSE_RECV, self._on_acse_recv),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+        ]
+
+    def _on_conn_open(self, event: evt.Event) -> None:
+        sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+        with self._lock:
+            self._state.connection_opened = True
+            self._state.tcp_nodelay = has_tcp_nodelay(sock)
+
+    def _on_data_sent(self, event: evt.Event) -> None:
+        with self._lock:
+            self._state.bytes_sent += len(event.data)
+
+    def _on_data_recv(self, event: evt.Event) -> None:
+        with self._lock:
+            self._state.bytes_received += len(event.data)
+
+    def _on_dimse(self, event: evt.Event, direction: DimseDirection) -> None:
+        message = event.message
+        command = message.command_set
+        entry = _Message(
+            at=timezone.now(),
+            direction=direction,
+            command=_command_name(message),
+            message_id=command.get("MessageID", command.get("MessageIDBeingRespondedTo")),
+            context_id=message.context_id,
+            status=command.get("Status"),
+            affected_sop_class_uid=str(command.get("AffectedSOPClassUID", "") or ""),
+            affected_sop_instance_uid=str(command.get("AffectedSOPInstanceUID", "") or ""),
+        )
+        with self._lock:
+            self._state.messages_total += 1
+            if len(self._state.messages) < self._limit:
+                self._state.messages.append(entry)
+
+    def _on_dimse_sent(self, event: evt.Event) -> None:
+        self._on_dimse(event, DimseDirection.SENT)
+
+    def _on_dimse_recv(self, event: evt.Event) -> None:
+        self._on_dimse(event, DimseDirection.RECEIVED)
+
+    def _on_acse_recv(self, event: evt.Event) -> None:
+        primitive = getattr(event, "primitive", None)
+        with self._lock:
+            if isinstance(primitive, A_ABORT):
+                self._state.peer_abort = (primitive.abort_source, None)
+            elif (
+                isinstance(primitive, A_P_ABORT)
+                and self._state.connection_opened
+                and not self._local_abort_reason
+            ):
+                # The DUL reports a connection closed under it as a provider abort.
+                self._state.connection_lost = True
+                self._state.peer_abort = (2, primitive.provider_reason)
+
+    def _on_released(self, event: evt.Event) -> None:
+        with self._lock:
+            self._state.released = True
+
+    def _on_aborted(self, event: evt.Event) -> None:
+        with self._lock:
+            self._state.aborted = True
+
+    # --- job thread -----------------------------------------------------------------------
+    def note_local_abort(self, reason: str) -> None:
+        """Say why the console itself is about to abort (or has aborted) the association."""
+        self._local_abort_reason = reason
+
+    @property
+    def peer_aborted(self) -> bool:
+        with self._lock:
+            return self._state.peer_abort is not None
+
+    def explanation_so_far(self) -> str:
+        """The explanation of an abort seen so far (before ``finish``), if any."""
+        with self._lock:
+            peer_abort, lost = self._state.peer_abort, self._state.connection_lost
+        if peer_abort is None:
+            return self._local_abort_reason
+        if lost:
+            return explain.explain_connection_lost()
+        return explain.explain_peer_abort(*peer_abort)
+
+    def negotiated(self, assoc: PynetdicomAssociation) -> None:
+        """Store the negotiation as it stands when ``associate()`` returns."""
+        results = {cx.context_id: cx for cx in assoc.accepted_contexts + assoc.rejected_contexts}
+        requestor_contexts = assoc.requestor.requested_contexts
+        rows = []
+        for cx in requestor_contexts:
+            answer = results.get(cx.context_id)
+            rows.append(
+                PresentationContext(
+                    association=self.record,
+                    context_id=cx.context_id or 0,
+                    abstract_syntax=str(cx.abstract_syntax or ""),
+                    proposed_transfer_syntaxes=[str(ts) for ts in cx.transfer_syntax],
+                    result=None if answer is None else answer.result,
+                    accepted_transfer_syntax=(
+                        str(answer.transfer_syntax[0])
+                        if answer is not None and answer.result == 0 and answer.transfer_syntax
+                        else ""
+                    ),
+                    scu_role=None if answer is None else answer.as_scu,
+                    scp_role=None if answer is None else answer.as_scp,
+                )
+            )
+        PresentationContext.objects.bulk_create(rows)
+        record = self.record
+        acceptor = assoc.acceptor
+        if assoc.is_established:
+            record.outcome = AssociationOutcome.ESTABLISHED
+            record.peer_max_pdu = acceptor.maximum_length
+            record.peer_implementation_class_uid = str(acceptor.implementation_class_uid or "")
+            record.peer_implementation_version_name = acceptor.implementation_version_name or ""
+        elif assoc.is_rejected and acceptor.primitive is not None:
+            rj = acceptor.primitive
+            record.outcome = AssociationOutcome.REJECTED
+            record.rejection_result = rj.result
+            record.rejection_source = rj.result_source
+            record.rejection_reason = rj.diagnostic
+            record.rejection_text = f"{rj.result_str}; {rj.source_str}; {rj.reason_str}"
+            record.explanation = explain.explain_rejection(
+                self.peer, rj.result, rj.result_source, rj.diagnostic
+            )
+        with self._lock:
+            record.tcp_nodelay = self._state.tcp_nodelay
+        record.save()
+
+    def finish(self) -> Association:
+        """Work out how the association ended and store everything collected."""
+        with self._lock:
+            state = self._state
+            messages = list(state.messages)
+        record = self.record
+        record.ended_at = timezone.now()
+        record.bytes_sent = state.bytes_sent
+        record.bytes_received = state.bytes_received
+        record.dimse_messages_total = state.messages_total
+        record.tcp_nodelay = state.tcp_nodelay
+        if record.outcome == AssociationOutcome.REJECTED:
+            pass
+        elif not state.connection_opened:
+            record.outcome = AssociationOutcome.CONNECTION_FAILED
+            record.explanation = explain.explain_connection_failure(
+                self.peer.host, self.peer.port, self._probe_timeout
+            )
+        elif self._local_abort_reason:
+            record.outcome = AssociationOutcome.ABORTED
+            record.abort_source = AbortSource.LOCAL
+            record.abort_reason = self._local_abort_reason[:300]
+            record.explanation = record.explanation or self._local_abort_reason
+        elif state.peer_abort is not None:
+            record.outcome = AssociationOutcome.ABORTED
+            source, reason = state.peer_abort
+            if state.connection_lost:
+                record.abort_source = AbortSource.NETWORK
+                record.abort_reason = "Connection closed without release"
+                record.explanation = explain.explain_connection_lost()
+            else:
+                record.abort_source = AbortSource.PEER
+                record.abort_reason = f"A-ABORT, source {source}"
+                record.explanation = explain.explain_peer_abort(source, reason)
+        elif state.released:
+            record.outcome = AssociationOutcome.RELEASED
+        elif state.aborted:
+            record.outcome = AssociationOutcome.ABORTED
+            record.abort_source = AbortSource.NETWORK
+            record.explanation = explain.explain_connection_lost()
+        with transaction.atomic():
+            record.save()
+            DimseMessage.objects.bulk_create(
+                DimseMessage(
+                    association=record,
+                    at=m.at,
+                    direction=m.direction,
+                    command=m.command,
+                    message_id=m.message_id,
+                    context_id=m.context_id,
+                    status=m.status,
+                    status_meaning=(
+                        str(describe_status(m.status, m.command)) if m.status is not None else ""
+                    ),
+                    affected_sop_class_uid=m.affected_sop_class_uid,
+                    affected_sop_instance_uid=m.affected_sop_instance_uid,
+                )
+                for m in messages
+            )
+        return record

@@ -1,0 +1,81 @@
+"""DIMSE status codes: the named values code uses, and a describer for any code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from pynetdicom import status as pnd_status
+
+
+class DimseStatus(IntEnum):
+    """Status values the console names in code (PS3.7 Annex C and the service classes)."""
+
+    SUCCESS = 0x0000
+    CANCEL = 0xFE00
+    PENDING = 0xFF00
+    PENDING_WARNING = 0xFF01
+    REFUSED_SOP_CLASS_NOT_SUPPORTED = 0x0122
+    PROCESSING_FAILURE = 0x0110
+    OUT_OF_RESOURCES = 0xA700
+    MOVE_DESTINATION_UNKNOWN = 0xA801
+
+
+class StatusCategory(StrEnum):
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+    CANCEL = "cancel"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+_CATEGORY_BY_PYNETDICOM = {
+    pnd_status.STATUS_SUCCESS: StatusCategory.SUCCESS,
+    pnd_status.STATUS_WARNING: StatusCategory.WARNING,
+    pnd_status.STATUS_FAILURE: StatusCategory.FAILURE,
+    pnd_status.STATUS_CANCEL: StatusCategory.CANCEL,
+    pnd_status.STATUS_PENDING: StatusCategory.PENDING,
+    pnd_status.STATUS_UNKNOWN: StatusCategory.UNKNOWN,
+}
+
+# The service tables of pynetdicom, searched in this order for a code's meaning.
+_SERVICE_TABLES: dict[str, dict[int, tuple[str, str]]] = {
+    "C-ECHO": pnd_status.VERIFICATION_SERVICE_CLASS_STATUS,
+    "C-STORE": pnd_status.STORAGE_SERVICE_CLASS_STATUS,
+    "C-FIND": pnd_status.QR_FIND_SERVICE_CLASS_STATUS,
+    "C-MOVE": pnd_status.QR_MOVE_SERVICE_CLASS_STATUS,
+    "C-GET": pnd_status.QR_GET_SERVICE_CLASS_STATUS,
+    "N-CREATE": pnd_status.PROCEDURE_STEP_STATUS,
+    "N-SET": pnd_status.PROCEDURE_STEP_STATUS,
+    "N-ACTION": pnd_status.STORAGE_COMMITMENT_SERVICE_CLASS_STATUS,
+    "N-EVENT-REPORT": pnd_status.STORAGE_COMMITMENT_SERVICE_CLASS_STATUS,
+}
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    code: int
+    category: StatusCategory
+    meaning: str
+
+    @property
+    def hex(self) -> str:
+        return f"0x{self.code:04X}"
+
+    def __str__(self) -> str:
+        text = f"{self.hex} {self.category.value}"
+        return f"{text}: {self.meaning}" if self.meaning else text
+
+
+def describe_status(code: int, service: str = "") -> StatusInfo:
+    """Category and meaning of a DIMSE status, for the service (``"C-STORE"``…) if given."""
+    table = _SERVICE_TABLES.get(service.upper().removesuffix("-RSP").removesuffix("-RQ"))
+    entry = (table or {}).get(code) or pnd_status.GENERAL_STATUS.get(code)
+    if entry is not None:
+        category = _CATEGORY_BY_PYNETDICOM.get(entry[0], StatusCategory.UNKNOWN)
+        return StatusInfo(code, category, entry[1])
+    category = _CATEGORY_BY_PYNETDICOM.get(
+        pnd_status.code_to_category(code), StatusCategory.UNKNOWN
+    )
+    return StatusInfo(code, category, "")

@@ -1,0 +1,67 @@
+"""Forms of the network pages."""
+
+from __future__ import annotations
+
+from django import forms
+
+from netjobs.models import ApplicationEntity
+
+
+class AEForm(forms.ModelForm):
+    class Meta:
+        model = ApplicationEntity
+        fields = [
+            "kind",
+            "ae_title",
+            "host",
+            "port",
+            "description",
+            "max_pdu",
+            "connect_timeout",
+            "acse_timeout",
+            "dimse_timeout",
+            "network_timeout",
+            "accepts_move_destination",
+            "tls_enabled",
+            "tls_ca_file",
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_verify_peer",
+        ]
+        widgets = {"ae_title": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 16})}
+
+    fieldsets = (
+        ("Identity", ("kind", "ae_title", "host", "port", "description")),
+        (
+            "Association",
+            (
+                "max_pdu",
+                "connect_timeout",
+                "acse_timeout",
+                "dimse_timeout",
+                "network_timeout",
+                "accepts_move_destination",
+            ),
+        ),
+        (
+            "TLS",
+            ("tls_enabled", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify_peer"),
+        ),
+    )
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(title, [self[name] for name in names]) for title, names in self.fieldsets]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("tls_enabled") and bool(data.get("tls_cert_file")) != bool(
+            data.get("tls_key_file")
+        ):
+            self.add_error("tls_key_file", "Give both a certificate and its key, or neither.")
+        return data

@@ -1,0 +1,1 @@
+"""The job framework: kinds, the shared runner, and create/cancel/retry services."""

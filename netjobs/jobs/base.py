@@ -1,0 +1,145 @@
+"""What a job kind is, and what a run function gets and gives back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from pydantic import BaseModel
+
+from console.roles import Role
+from netjobs.models import Job, JobLogEntry, JobStatus, LogLevel
+
+logger = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class JobFailed(Exception):
+    """An expected failure: the job ends ``failed`` with this message as its error."""
+
+
+class JobCancelled(Exception):
+    """Raised by ``JobContext.check_cancelled`` once an operator asked to cancel."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    status: JobStatus
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class JobKind(Generic[P]):
+    """One kind of job: its typed parameters, a one-line summary, and its run function."""
+
+    name: str
+    label: str
+    params_schema: type[P]
+    run: Callable[[JobContext, P], JobOutcome]
+    describe: Callable[[P], str]
+    required_role: Role = Role.OPERATOR
+
+    def validate(self, params: dict[str, Any]) -> P:
+        return self.params_schema.model_validate(params)
+
+
+class JobContext:
+    """Handed to a run function: logging into the job, progress, counters, cancellation.
+
+    While the job runs, a watcher thread stamps the heartbeat and turns an operator's cancel
+    request into ``cancel_event`` so that network loops can stop between items.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.cancel_event = threading.Event()
+        self._stop_watch = threading.Event()
+
+    # logging and progress -------------------------------------------------------------------
+    def log(self, message: str, level: LogLevel = LogLevel.INFO) -> None:
+        JobLogEntry.objects.create(job=self.job, level=level, message=message)
+        logger.log(
+            logging.getLevelName(level.upper()), "job %s: %s", self.job.pk, message
+        )
+
+    def set_progress(self, done: int, total: int | None = None) -> None:
+        self.job.progress_done = done
+        fields = {"progress_done": done}
+        if total is not None:
+            self.job.progress_total = total
+            fields["progress_total"] = total
+        Job.objects.filter(pk=self.job.pk).update(**fields)
+
+    def add_counters(self, **increments: int) -> None:
+        counters = dict(self.job.counters)
+        for name, amount in increments.items():
+            counters[name] = counters.get(name, 0) + amount
+        self.job.counters = counters
+        Job.objects.filter(pk=self.job.pk).update(counters=counters)
+
+    # cancellation -------------------------------------------------------------------------
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        watcher = threading.Thread(
+            target=self._watch, name=f"job-{self.job.pk}-watch", daemon=True
+        )
+        watcher.start()
+        try:
+            yield
+        finally:
+            self._stop_watch.set()
+            watcher.join(timeout=5)
+
+    def _watch(self) -> None:
+        beat_every = settings.JOB_HEARTBEAT_SECONDS
+        last_beat = 0.0
+        try:
+            while not self._stop_watch.wait(0.5):
+                values = Job.objects.filter(pk=self.job.pk).values_list(
+                    "cancel_requested_at", flat=True
+                )
+                if values and values[0] is not None:
+                    self.cancel_event.set()
+                if time.monotonic() - last_beat >= beat_every:
+                    Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+                    last_beat = time.monotonic()
+        except Exception:  # the watcher must never take the job down with it
+            logger.exception("job %s: watcher stopped", self.job.pk)
+        finally:
+            connection.close()
+
+
+def mark_started(job_id: int) -> bool:
+    """pending → running, atomically; False if the job is no longer pending."""
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return updated == 1
+
+
+def mark_finished(job: Job, outcome: JobOutcome) -> None:
+    Job.objects.filter(pk=job.pk).update(
+        status=outcome.status,
+        result=outcome.result,
+        error=outcome.error,
+        finished_at=timezone.now(),
+    )

@@ -1,0 +1,31 @@
+"""The one place where job kinds are registered.
+
+A later capability (imports, conversions, DICOMDIR builds, HL7 sends…) adds its kind module
+and one line to ``_KINDS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netjobs.jobs.base import JobKind
+from netjobs.operations.echo import ECHO_KIND
+
+_KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND,)
+
+KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
+
+
+class UnknownJobKind(KeyError):
+    pass
+
+
+def get_kind(name: str) -> JobKind[Any]:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise UnknownJobKind(name) from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(kind.name, kind.label) for kind in _KINDS]

@@ -1,0 +1,31 @@
+"""Models of the network side: Application Entities, the job history and association records."""
+
+from netjobs.models.aes import AEKind, ApplicationEntity
+from netjobs.models.associations import (
+    AbortSource,
+    Association,
+    AssociationOutcome,
+    AssociationRole,
+    ContextResult,
+    DimseDirection,
+    DimseMessage,
+    PresentationContext,
+)
+from netjobs.models.jobs import Job, JobLogEntry, JobStatus, LogLevel
+
+__all__ = [
+    "AEKind",
+    "AbortSource",
+    "ApplicationEntity",
+    "Association",
+    "AssociationOutcome",
+    "AssociationRole",
+    "ContextResult",
+    "DimseDirection",
+    "DimseMessage",
+    "Job",
+    "JobLogEntry",
+    "JobStatus",
+    "LogLevel",
+    "PresentationContext",
+]

@@ -1,0 +1,18 @@
+"""Celery tasks: a few lines each, loading by ID and calling the domain code."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from netjobs.jobs.maintenance import reap_orphaned
+from netjobs.jobs.runner import run_job
+
+
+@shared_task(name="netjobs.tasks.run_job", ignore_result=True)
+def run_job_task(job_id: int) -> None:
+    run_job(job_id)
+
+
+@shared_task(name="netjobs.tasks.reap_orphaned_jobs", ignore_result=True)
+def reap_orphaned_jobs() -> int:
+    return reap_orphaned()

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from netjobs import views
+
+app_name = "netjobs"
+
+urlpatterns = [
+    path("aes/", views.AEListView.as_view(), name="ae_list"),
+    path("aes/new/", views.AECreateView.as_view(), name="ae_create"),
+    path("aes/<int:pk>/", views.AEDetailView.as_view(), name="ae_detail"),
+    path("aes/<int:pk>/edit/", views.AEUpdateView.as_view(), name="ae_update"),
+    path("aes/<int:pk>/delete/", views.AEDeleteView.as_view(), name="ae_delete"),
+    path("aes/<int:pk>/echo/", views.ae_echo, name="ae_echo"),
+    path("jobs/", views.JobListView.as_view(), name="job_list"),
+    path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
+    path("jobs/<int:pk>/live/", views.job_live, name="job_live"),
+    path("jobs/<int:pk>/badge/", views.job_badge, name="job_badge"),
+    path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
+]

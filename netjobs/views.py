@@ -1,0 +1,177 @@
+"""Pages for Application Entities and the job history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+from django.views.generic import CreateView, DeleteView, DetailView, UpdateView
+from django_filters.views import FilterView
+
+from console.roles import Role, RoleRequiredMixin, request_user, role_required
+from netjobs.filtersets import AEFilterSet, JobFilterSet
+from netjobs.forms import AEForm
+from netjobs.jobs.services import (
+    JobStateError,
+    ParamsInvalid,
+    RoleMissing,
+    can_control,
+    cancel_job,
+    create_job,
+    retry_job,
+)
+from netjobs.models import AEKind, ApplicationEntity, Job
+
+# --- Application Entities ---------------------------------------------------------------
+
+
+class AEListView(RoleRequiredMixin, FilterView):
+    required_role = Role.VIEWER
+    model = ApplicationEntity
+    filterset_class = AEFilterSet
+    template_name = "netjobs/ae_list.html"
+    paginate_by = 50
+
+
+class AEDetailView(RoleRequiredMixin, DetailView):
+    required_role = Role.VIEWER
+    model = ApplicationEntity
+    template_name = "netjobs/ae_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["recent_jobs"] = Job.objects.filter(
+            params__ae=self.object.pk
+        ).select_related("owner")[:10]
+        return context
+
+
+class AECreateView(RoleRequiredMixin, CreateView):
+    required_role = Role.ADMINISTRATOR
+    model = ApplicationEntity
+    form_class = AEForm
+    template_name = "netjobs/ae_form.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, "AE saved.")
+        return super().form_valid(form)
+
+
+class AEUpdateView(AECreateView, UpdateView):
+    pass
+
+
+class AEDeleteView(RoleRequiredMixin, DeleteView):
+    required_role = Role.ADMINISTRATOR
+    model = ApplicationEntity
+    template_name = "netjobs/ae_confirm_delete.html"
+    success_url = reverse_lazy("netjobs:ae_list")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, f"AE {self.object} deleted.")
+        return super().form_valid(form)
+
+
+@require_POST
+@role_required(Role.OPERATOR)
+def ae_echo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a C-ECHO job; htmx gets a self-updating result badge, others the job page."""
+    ae = get_object_or_404(ApplicationEntity, pk=pk, kind=AEKind.REMOTE)
+    try:
+        with transaction.atomic():
+            job = create_job("echo", {"ae": ae.pk}, owner=request_user(request))
+    except (ParamsInvalid, RoleMissing) as exc:
+        if request.headers.get("HX-Request"):
+            return render(request, "netjobs/_echo_error.html", {"error": str(exc)})
+        messages.error(request, str(exc))
+        return redirect(ae)
+    if request.headers.get("HX-Request"):
+        return render(request, "netjobs/_echo_badge.html", {"job": job, "ae": ae})
+    return redirect(job)
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+class JobListView(RoleRequiredMixin, FilterView):
+    required_role = Role.VIEWER
+    model = Job
+    filterset_class = JobFilterSet
+    template_name = "netjobs/job_list.html"
+    paginate_by = settings.JOBS_PAGE_SIZE
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return Job.objects.select_related("owner")
+
+
+class JobDetailView(RoleRequiredMixin, DetailView):
+    required_role = Role.VIEWER
+    model = Job
+    template_name = "netjobs/job_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(job_live_context(self.request, self.object))
+        return context
+
+
+def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
+    return {
+        "job": job,
+        "can_control": can_control(request_user(request), job),
+        "log_entries": job.log_entries.all(),
+        "associations": job.associations.prefetch_related(
+            "presentation_contexts", "dimse_messages"
+        ),
+    }
+
+
+@role_required(Role.VIEWER)
+def job_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the job page that changes while it runs; polled by htmx until terminal."""
+    job = get_object_or_404(Job.objects.select_related("owner"), pk=pk)
+    return render(request, "netjobs/_job_live.html", job_live_context(request, job))
+
+
+@role_required(Role.VIEWER)
+def job_badge(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk)
+    return render(request, "netjobs/_echo_badge.html", {"job": job})
+
+
+@require_POST
+@role_required(Role.OPERATOR)
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        cancel_job(job, request_user(request))
+        messages.success(request, "Cancellation requested.")
+    except RoleMissing:
+        messages.error(request, "Only the job's owner or an Administrator can cancel it.")
+    except JobStateError as exc:
+        messages.error(request, str(exc))
+    return redirect(job)
+
+
+@require_POST
+@role_required(Role.OPERATOR)
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        with transaction.atomic():
+            new_job = retry_job(job, request_user(request))
+    except RoleMissing:
+        messages.error(request, "Only the job's owner or an Administrator can retry it.")
+    except (JobStateError, ParamsInvalid) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Started job {new_job.pk}, a retry of job {job.pk}.")
+        return redirect(new_job)
+    return redirect(job)

@@ -1,0 +1,111 @@
+"""Real DICOM peers (DCMTK) started on loopback for the tests, with bounded lifetimes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; bin/test installs it (apt-get install dcmtk)")
+    return path
+
+
+@dataclass
+class RunningPeer:
+    ae_title: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}  # Debian's DCMTK keeps Nagle on without it
+
+
+@contextmanager
+def _running(argv: list[str], ae_title: str, port: int, log_path: Path) -> Iterator[RunningPeer]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=DCMTK_ENV, cwd=log_path.parent
+        )
+        try:
+            wait_for_port(port)
+            yield RunningPeer(ae_title, port, process, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def dcmtk_storescp(workdir: Path, ae_title: str = "STORESCP") -> Iterator[RunningPeer]:
+    """DCMTK storescp: accepts Verification and Storage from any AE title."""
+    port = free_port()
+    out = workdir / "storescp-in"
+    out.mkdir(parents=True, exist_ok=True)
+    argv = [require_tool("storescp"), "-v", "-aet", ae_title, "-od", str(out), str(port)]
+    with _running(argv, ae_title, port, workdir / "storescp.log") as peer:
+        yield peer
+
+
+@contextmanager
+def dcmtk_qrscp(workdir: Path, ae_title: str = "QRSCP") -> Iterator[RunningPeer]:
+    """DCMTK dcmqrscp: rejects any called AE title other than its own (reason 7)."""
+    port = free_port()
+    db = workdir / "qrdb"
+    db.mkdir(parents=True, exist_ok=True)
+    config = workdir / "dcmqrscp.cfg"
+    config.write_text(
+        f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\n"
+        "HostTable BEGIN\nHostTable END\n\nVendorTable BEGIN\nVendorTable END\n\n"
+        f"AETable BEGIN\n{ae_title} {db} RW (9, 1024mb) ANY\nAETable END\n"
+    )
+    argv = [require_tool("dcmqrscp"), "-v", "--single-process", "-c", str(config)]
+    with _running(argv, ae_title, port, workdir / "dcmqrscp.log") as peer:
+        yield peer
+
+
+@contextmanager
+def silent_tcp_server() -> Iterator[int]:
+    """Accepts TCP connections and never answers: a peer that hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        server.close()

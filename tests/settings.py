@@ -1,0 +1,24 @@
+"""Settings for the test suite: the console's own, on an isolated Redis DB and queue names.
+
+The Celery worker that the job tests start in a subprocess imports this module too, and
+gets the same queue names through the environment the test process hands down.
+"""
+
+import os
+from urllib.parse import urlparse, urlunparse
+
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("CONSOLE_QUEUE_PREFIX", f"test{os.getpid()}-")
+
+from console.settings import *  # noqa: F403
+from console.settings import REDIS_URL
+
+REDIS_URL = urlunparse(urlparse(REDIS_URL)._replace(path="/15"))
+CELERY_BROKER_URL = REDIS_URL
+QUEUE_PREFIX = os.environ["CONSOLE_QUEUE_PREFIX"]
+JOBS_QUEUE = f"{QUEUE_PREFIX}jobs"
+LISTENERS_QUEUE = f"{QUEUE_PREFIX}listeners"
+CELERY_TASK_DEFAULT_QUEUE = JOBS_QUEUE
+CELERY_TASK_ROUTES = {"netjobs.tasks.reap_orphaned_jobs": {"queue": JOBS_QUEUE}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+JOB_HEARTBEAT_SECONDS = 1
