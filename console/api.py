@@ -4,7 +4,6 @@ Session authentication (with CSRF) serves the browser; ``Authorization: Bearer <
 serves scripts. Every endpoint requires one of the two.
 """
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Any

@@ -1,6 +1,5 @@
 """REST endpoints for Application Entities and jobs (mounted under /api/)."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any

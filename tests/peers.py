@@ -94,9 +94,26 @@ def dcmtk_qrscp(workdir: Path, ae_title: str = "QRSCP") -> Iterator[RunningPeer]
         "HostTable BEGIN\nHostTable END\n\nVendorTable BEGIN\nVendorTable END\n\n"
         f"AETable BEGIN\n{ae_title} {db} RW (9, 1024mb) ANY\nAETable END\n"
     )
-    argv = [require_tool("dcmqrscp"), "-v", "--single-process", "-c", str(config)]
+    # Forking mode: Debian's DCMTK 3.6.7 dcmqrscp --single-process segfaults when it
+    # rejects an association after having served one.
+    argv = [require_tool("dcmqrscp"), "-v", "-c", str(config)]
     with _running(argv, ae_title, port, workdir / "dcmqrscp.log") as peer:
+        echo_until_ready(ae_title, port)
         yield peer
+
+
+def echo_until_ready(ae_title: str, port: int, seconds: float = 10.0) -> None:
+    echoscu = require_tool("echoscu")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [echoscu, "-to", "2", "-aec", ae_title, "127.0.0.1", str(port)],
+            env=DCMTK_ENV, capture_output=True, check=False,
+        )
+        if done.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{ae_title} on port {port} does not answer C-ECHO")
 
 
 @contextmanager

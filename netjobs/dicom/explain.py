@@ -31,6 +31,35 @@ class Peer:
         return f"{self.host}:{self.port}"
 
 
+_RESULTS = {1: "Rejected (permanent)", 2: "Rejected (transient)"}
+_SOURCES = {
+    1: "service user",
+    2: "service provider (ACSE)",
+    3: "service provider (presentation)",
+}
+_REASONS = {
+    (1, 1): "no reason given",
+    (1, 2): "application context name not supported",
+    (1, 3): "calling AE title not recognised",
+    (1, 7): "called AE title not recognised",
+    (2, 1): "no reason given",
+    (2, 2): "protocol version not supported",
+    (3, 1): "temporary congestion",
+    (3, 2): "local limit exceeded",
+}
+
+
+def describe_rejection(result: int, source: int, reason: int) -> str:
+    """A-ASSOCIATE-RJ fields in words, PS3.8 Table 9-21."""
+    return "; ".join(
+        (
+            _RESULTS.get(result, f"result {result}"),
+            f"source: {_SOURCES.get(source, source)}",
+            f"reason: {_REASONS.get((source, reason), reason)}",
+        )
+    )
+
+
 def explain_rejection(
     peer: Peer, result: int | None, source: int | None, reason: int | None
 ) -> str:

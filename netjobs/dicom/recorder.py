@@ -58,6 +58,17 @@ class _State:
     connection_lost: bool = False
     released: bool = False
     aborted: bool = False
+    rejection_pdu: tuple[int, int, int] | None = None  # (result, source, reason) as received
+
+
+A_ASSOCIATE_RJ_PDU_TYPE = 0x03
+
+
+def decode_rejection_pdu(pdu: bytes) -> tuple[int, int, int] | None:
+    """(result, source, reason/diagnostic) of an A-ASSOCIATE-RJ PDU (PS3.8 9.3.4), else None."""
+    if len(pdu) >= 10 and pdu[0] == A_ASSOCIATE_RJ_PDU_TYPE:
+        return pdu[7], pdu[8], pdu[9]
+    return None
 
 
 def _command_name(message: Any) -> str:
@@ -121,8 +132,12 @@ class AssociationRecorder:
             self._state.bytes_sent += len(event.data)
 
     def _on_data_recv(self, event: evt.Event) -> None:
+        data = event.data
+        rejection = decode_rejection_pdu(data) if data[:1] == b"\x03" else None
         with self._lock:
-            self._state.bytes_received += len(event.data)
+            self._state.bytes_received += len(data)
+            if rejection is not None:
+                self._state.rejection_pdu = rejection
 
     def _on_dimse(self, event: evt.Event, direction: DimseDirection) -> None:
         message = event.message
@@ -221,19 +236,41 @@ class AssociationRecorder:
             record.peer_max_pdu = acceptor.maximum_length
             record.peer_implementation_class_uid = str(acceptor.implementation_class_uid or "")
             record.peer_implementation_version_name = acceptor.implementation_version_name or ""
-        elif assoc.is_rejected and acceptor.primitive is not None:
-            rj = acceptor.primitive
-            record.outcome = AssociationOutcome.REJECTED
-            record.rejection_result = rj.result
-            record.rejection_source = rj.result_source
-            record.rejection_reason = rj.diagnostic
-            record.rejection_text = f"{rj.result_str}; {rj.source_str}; {rj.reason_str}"
-            record.explanation = explain.explain_rejection(
-                self.peer, rj.result, rj.result_source, rj.diagnostic
-            )
+        else:
+            rejection = self._rejection(assoc)
+            if rejection is not None:
+                record.outcome = AssociationOutcome.REJECTED
+                result, source, reason = rejection
+                record.rejection_result = result
+                record.rejection_source = source
+                record.rejection_reason = reason
+                record.rejection_text = explain.describe_rejection(result, source, reason)
+                record.explanation = explain.explain_rejection(self.peer, result, source, reason)
+            elif assoc.is_aborted and assoc.rejected_contexts and not assoc.accepted_contexts:
+                # pynetdicom aborts by itself when the peer accepted no presentation context.
+                record.outcome = AssociationOutcome.ABORTED
+                record.abort_source = AbortSource.LOCAL
+                record.abort_reason = "No presentation context accepted"
+                record.explanation = " ".join(
+                    explain.explain_context_rejection(
+                        str(cx.abstract_syntax), [str(ts) for ts in cx.transfer_syntax], cx.result
+                    )
+                    for cx in assoc.rejected_contexts
+                )
+                self._local_abort_reason = record.explanation
         with self._lock:
             record.tcp_nodelay = self._state.tcp_nodelay
         record.save()
+
+    def _rejection(self, assoc: PynetdicomAssociation) -> tuple[int, int, int] | None:
+        primitive = assoc.acceptor.primitive
+        if assoc.is_rejected and primitive is not None and primitive.result is not None:
+            return primitive.result, primitive.result_source or 0, primitive.diagnostic or 0
+        # When the peer closes the connection right after its A-ASSOCIATE-RJ, pynetdicom
+        # 3.0 sometimes reports an abort instead (seen about 1 in 4 times against DCMTK
+        # dcmqrscp on loopback); the PDU as received still says what the peer answered.
+        with self._lock:
+            return self._state.rejection_pdu
 
     def finish(self) -> Association:
         """Work out how the association ended and store everything collected."""
