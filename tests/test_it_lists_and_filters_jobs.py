@@ -27,13 +27,13 @@ def test_api_filters_by_status_owner_and_date(
 ) -> None:
     make_jobs(operator, administrator)
     client = logged_in(viewer)
-    failed = client.get("/api/jobs", {"status": "failed", "limit": 100}).json()
+    failed = client.get("/api/jobs", {"status": "failed", "limit": "100"}).json()
     assert failed["count"] == 10
     assert {item["status"] for item in failed["items"]} == {"failed"}
-    mine = client.get("/api/jobs", {"owner": "otto-operator", "limit": 100}).json()
+    mine = client.get("/api/jobs", {"owner": "otto-operator", "limit": "100"}).json()
     assert mine["count"] == 15 and {i["owner"] for i in mine["items"]} == {"otto-operator"}
     since = (timezone.now() - timedelta(days=4)).date().isoformat()
-    recent = client.get("/api/jobs", {"created_after": since, "limit": 100}).json()
+    recent = client.get("/api/jobs", {"created_after": since, "limit": "100"}).json()
     assert recent["count"] == 5
     page = client.get("/api/jobs", {"limit": 7, "offset": 7}).json()
     assert page["count"] == 30 and len(page["items"]) == 7
