@@ -58,10 +58,3 @@ class AEForm(forms.ModelForm):
     def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(title, [self[name] for name in names]) for title, names in self.fieldsets]
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        if data.get("tls_enabled") and bool(data.get("tls_cert_file")) != bool(
-            data.get("tls_key_file")
-        ):
-            self.add_error("tls_key_file", "Give both a certificate and its key, or neither.")
-        return data

@@ -22,3 +22,6 @@ CELERY_TASK_DEFAULT_QUEUE = JOBS_QUEUE
 CELERY_TASK_ROUTES = {"netjobs.tasks.reap_orphaned_jobs": {"queue": JOBS_QUEUE}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 JOB_HEARTBEAT_SECONDS = 1
+
+# WhiteNoise warns about a missing STATIC_ROOT; tests serve from the finders instead.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -70,7 +70,7 @@ def requested_association(
         role=AssociationRole.REQUESTOR,
         peer=Peer(calling_ae_title, remote.ae_title, remote.host, remote.port),
         local_max_pdu=remote.max_pdu,
-        tls=tls_args is not None,
+        tls=None if tls_args is None else tls_args[0],
         timeout_for_probe=min(remote.connect_timeout, 5),
     )
     assoc = ae.associate(

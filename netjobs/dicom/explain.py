@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -117,10 +118,15 @@ def explain_rejection(
     return text + transient
 
 
-def explain_connection_failure(host: str, port: int, timeout: float) -> str:
-    """Why nothing accepted a TCP connection, found by one bounded probe connection."""
+def explain_connection_failure(
+    host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
+) -> str:
+    """Why no association could start, found by one bounded probe connection (with the
+    same TLS handshake when the AE uses TLS)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if tls is not None:
+                return _explain_tls_failure(sock, host, port, tls)
             return (
                 f"The connection to {host}:{port} failed during set-up but the port answers "
                 "now: the peer may have been restarting. Try again."
@@ -141,6 +147,29 @@ def explain_connection_failure(host: str, port: int, timeout: float) -> str:
         if exc.errno in {errno.EHOSTUNREACH, errno.ENETUNREACH}:
             return f"{host} cannot be reached from this server (no route). Check the network."
         return f"Cannot connect to {host}:{port}: {exc.strerror or exc}."
+
+
+def _explain_tls_failure(
+    sock: socket.socket, host: str, port: int, context: ssl.SSLContext
+) -> str:
+    try:
+        with context.wrap_socket(sock, server_hostname=host):
+            return (
+                f"The TLS handshake with {host}:{port} succeeds now; the peer may have been "
+                "restarting. Try again."
+            )
+    except ssl.SSLCertVerificationError as exc:
+        return (
+            f"The TLS certificate of {host}:{port} is not trusted ({exc.verify_message}). "
+            "Give this AE the CA certificate that signed the peer's certificate, or check "
+            "that the host name matches the certificate."
+        )
+    except (ssl.SSLError, OSError) as exc:
+        return (
+            f"The TLS handshake with {host}:{port} failed ({exc}). The peer may not use TLS "
+            "on this port, may require a client certificate, or may not accept this "
+            "console's TLS versions."
+        )
 
 
 _A_P_ABORT_REASONS = {

@@ -7,6 +7,7 @@ so no database work happens inside the network reactor.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,7 +87,7 @@ class AssociationRecorder:
         role: AssociationRole,
         peer: explain.Peer,
         local_max_pdu: int | None,
-        tls: bool,
+        tls: ssl.SSLContext | None,
         timeout_for_probe: float = 3.0,
     ) -> None:
         self.peer = peer
@@ -94,6 +95,7 @@ class AssociationRecorder:
         self._state = _State()
         self._local_abort_reason = ""
         self._probe_timeout = timeout_for_probe
+        self._tls = tls
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
         self.record = Association.objects.create(
             job=job,
@@ -103,7 +105,7 @@ class AssociationRecorder:
             peer_host=peer.host,
             peer_port=peer.port,
             local_max_pdu=local_max_pdu,
-            tls=tls,
+            tls=tls is not None,
             started_at=timezone.now(),
         )
 
@@ -288,7 +290,7 @@ class AssociationRecorder:
         elif not state.connection_opened:
             record.outcome = AssociationOutcome.CONNECTION_FAILED
             record.explanation = explain.explain_connection_failure(
-                self.peer.host, self.peer.port, self._probe_timeout
+                self.peer.host, self.peer.port, self._probe_timeout, self._tls
             )
         elif self._local_abort_reason:
             record.outcome = AssociationOutcome.ABORTED

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from netjobs.models import ApplicationEntity
+if TYPE_CHECKING:
+    from netjobs.models import ApplicationEntity
 
 
 def resolve_tls_file(path: str) -> Path:

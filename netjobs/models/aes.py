@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -109,6 +110,23 @@ class ApplicationEntity(models.Model):
     def clean(self) -> None:
         self.ae_title = normalize_ae_title(self.ae_title or "")
         self.host = (self.host or "").strip()
+        if self.tls_enabled:
+            from netjobs.dicom.tls import resolve_tls_file
+
+            errors: dict[str, list[ValidationError]] = {}
+            for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+                value = getattr(self, name)
+                if value:
+                    try:
+                        resolve_tls_file(value)
+                    except ValidationError as exc:
+                        errors[name] = [exc]
+            if bool(self.tls_cert_file) != bool(self.tls_key_file):
+                errors.setdefault("tls_key_file", []).append(
+                    ValidationError("Give both a certificate and its key, or neither.")
+                )
+            if errors:
+                raise ValidationError(errors)
 
     @property
     def is_remote(self) -> bool:
