@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from netjobs.jobs.registry import kind_choices
-from netjobs.models import ApplicationEntity, Job, JobStatus
+from netjobs.models import AEKind, ApplicationEntity, Job, JobStatus
 
 
 class JobFilterSet(django_filters.FilterSet):
@@ -32,6 +32,7 @@ class JobFilterSet(django_filters.FilterSet):
 
 
 class AEFilterSet(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=AEKind.choices, empty_label="any kind")
     q = django_filters.CharFilter(method="search", label="Search")
 
     class Meta:

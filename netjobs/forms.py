@@ -1,53 +1,32 @@
 """Forms of the network pages."""
 
-from __future__ import annotations
 
 from django import forms
 
 from netjobs.models import ApplicationEntity
 
-
-class AEForm(forms.ModelForm):
-    class Meta:
-        model = ApplicationEntity
-        fields = [
-            "kind",
-            "ae_title",
-            "host",
-            "port",
-            "description",
+AE_FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Identity", ("kind", "ae_title", "host", "port", "description")),
+    (
+        "Association",
+        (
             "max_pdu",
             "connect_timeout",
             "acse_timeout",
             "dimse_timeout",
             "network_timeout",
             "accepts_move_destination",
-            "tls_enabled",
-            "tls_ca_file",
-            "tls_cert_file",
-            "tls_key_file",
-            "tls_verify_peer",
-        ]
-        widgets = {"ae_title": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 16})}
+        ),
+    ),
+    ("TLS", ("tls_enabled", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify_peer")),
+)
 
-    fieldsets = (
-        ("Identity", ("kind", "ae_title", "host", "port", "description")),
-        (
-            "Association",
-            (
-                "max_pdu",
-                "connect_timeout",
-                "acse_timeout",
-                "dimse_timeout",
-                "network_timeout",
-                "accepts_move_destination",
-            ),
-        ),
-        (
-            "TLS",
-            ("tls_enabled", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify_peer"),
-        ),
-    )
+
+class AEForm(forms.ModelForm):
+    class Meta:
+        model = ApplicationEntity
+        fields = [name for _, names in AE_FIELDSETS for name in names]
+        widgets = {"ae_title": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 16})}
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -56,5 +35,4 @@ class AEForm(forms.ModelForm):
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
 
     def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in self.fieldsets]
-
+        return [(title, [self[name] for name in names]) for title, names in AE_FIELDSETS]

@@ -18,6 +18,7 @@ from django.test import Client
 
 from console.roles import Role, ensure_role_groups
 from netjobs.models import AEKind, ApplicationEntity, Job
+from tests.peers import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -121,12 +122,7 @@ def celery_worker_process(django_db_setup: Any, tmp_path_factory: Any) -> Iterat
         try:
             yield log_path
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, grace=15)
 
 
 def wait_for_job(job: Job, seconds: float = 30, until: Callable[[Job], bool] | None = None) -> Job:

@@ -39,6 +39,16 @@ def require_tool(name: str) -> str:
     return path
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class RunningPeer:
     ae_title: str
@@ -63,12 +73,7 @@ def _running(argv: list[str], ae_title: str, port: int, log_path: Path) -> Itera
             wait_for_port(port)
             yield RunningPeer(ae_title, port, process, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 @contextmanager
