@@ -72,12 +72,27 @@ class AEPatch(Schema):
 
 
 class AEOut(ModelSchema):
+    tls_key_configured: bool
+
     class Meta:
         model = ApplicationEntity
-        fields = "__all__"
+        exclude = ["tls_key_file"]  # a server-side key path is not for every Viewer
+
+    @staticmethod
+    def resolve_tls_key_configured(ae: ApplicationEntity) -> bool:
+        return bool(ae.tls_key_file)
 
 
 def _save_ae(request: HttpRequest, ae: ApplicationEntity, values: dict[str, Any]) -> Any:
+    nulls = [name for name, value in values.items() if value is None]
+    if nulls:
+        return field_errors_response(
+            request,
+            [
+                {"loc": ["body", "payload", name], "msg": "may not be null", "type": "value_error"}
+                for name in nulls
+            ],
+        )
     for name, value in values.items():
         setattr(ae, name, value)
     try:

@@ -47,6 +47,8 @@ def validate_ae_title(value: str) -> None:
 def validate_host(value: str) -> None:
     """An IPv4/IPv6 address or an RFC 1123 host name."""
     host = value.strip()
+    if "\x00" in host:
+        raise ValidationError("A host name cannot contain NUL characters.", code="host_invalid")
     if not host:
         raise ValidationError("Enter a host name or an IP address.", code="host_empty")
     try:

@@ -7,10 +7,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +132,24 @@ def silent_tcp_server() -> Iterator[int]:
         yield int(server.getsockname()[1])
     finally:
         server.close()
+
+
+@contextmanager
+def pynetdicom_verification_scp(
+    on_echo: Callable[[Any], int], ae_title: str = "PYSCP"
+) -> Iterator[int]:
+    """A pynetdicom Verification SCP whose C-ECHO handler the test chooses (to abort, stall…)."""
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = AE(ae_title=ae_title)
+    ae.add_supported_context(Verification)
+    port = free_port()
+    server = ae.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_ECHO, on_echo)]
+    )
+    assert server is not None
+    try:
+        yield port
+    finally:
+        server.shutdown()

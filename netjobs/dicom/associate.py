@@ -72,6 +72,7 @@ def requested_association(
         local_max_pdu=remote.max_pdu,
         tls=None if tls_args is None else tls_args[0],
         timeout_for_probe=min(remote.connect_timeout, 5),
+        acse_timeout=remote.acse_timeout,
     )
     assoc = ae.associate(
         remote.host,
@@ -94,10 +95,12 @@ def requested_association(
                 recorder.note_local_abort(f"The console aborted: {type(exc).__name__}: {exc}")
                 assoc.abort()
             raise
-        if assoc.is_established:
-            assoc.release()
-        _wait_for_end(assoc)
-        recorder.finish()
+        else:
+            if assoc.is_established:
+                assoc.release()
+        finally:
+            _wait_for_end(assoc)
+            recorder.finish()
     finally:
         ae.shutdown()
 

@@ -89,6 +89,7 @@ class AssociationRecorder:
         local_max_pdu: int | None,
         tls: ssl.SSLContext | None,
         timeout_for_probe: float = 3.0,
+        acse_timeout: float | None = None,
     ) -> None:
         self.peer = peer
         self._lock = threading.Lock()
@@ -96,6 +97,7 @@ class AssociationRecorder:
         self._local_abort_reason = ""
         self._probe_timeout = timeout_for_probe
         self._tls = tls
+        self._acse_timeout = acse_timeout
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
         self.record = Association.objects.create(
             job=job,
@@ -248,6 +250,26 @@ class AssociationRecorder:
                 record.rejection_reason = reason
                 record.rejection_text = explain.describe_rejection(result, source, reason)
                 record.explanation = explain.explain_rejection(self.peer, result, source, reason)
+            elif assoc.is_aborted and acceptor.primitive is None and self._state.connection_opened:
+                record.outcome = AssociationOutcome.ABORTED
+                if self._state.connection_lost:
+                    record.abort_source = AbortSource.NETWORK
+                    record.abort_reason = "Connection closed before the peer answered"
+                    record.explanation = (
+                        "The peer closed the connection without answering the association "
+                        "request. It may not speak DICOM on this port, may use TLS here, or "
+                        "may refuse connections from this address."
+                    )
+                else:
+                    record.abort_source = AbortSource.LOCAL
+                    record.abort_reason = "No answer within the association (ACSE) timeout"
+                    timeout = f" ({self._acse_timeout:g} s)" if self._acse_timeout else ""
+                    record.explanation = (
+                        f"The peer accepted the connection but did not answer the association "
+                        f"request within the association timeout{timeout}, so the console "
+                        "aborted. The port may not be a DICOM service, or the peer is hung."
+                    )
+                self._local_abort_reason = record.abort_reason
             elif assoc.is_aborted and assoc.rejected_contexts and not assoc.accepted_contexts:
                 # pynetdicom aborts by itself when the peer accepted no presentation context.
                 record.outcome = AssociationOutcome.ABORTED
@@ -292,22 +314,22 @@ class AssociationRecorder:
             record.explanation = explain.explain_connection_failure(
                 self.peer.host, self.peer.port, self._probe_timeout, self._tls
             )
-        elif self._local_abort_reason:
-            record.outcome = AssociationOutcome.ABORTED
-            record.abort_source = AbortSource.LOCAL
-            record.abort_reason = self._local_abort_reason[:300]
-            record.explanation = record.explanation or self._local_abort_reason
-        elif state.peer_abort is not None:
+        elif state.peer_abort is not None and not state.connection_lost:
             record.outcome = AssociationOutcome.ABORTED
             source, reason = state.peer_abort
-            if state.connection_lost:
-                record.abort_source = AbortSource.NETWORK
-                record.abort_reason = "Connection closed without release"
-                record.explanation = explain.explain_connection_lost()
-            else:
-                record.abort_source = AbortSource.PEER
-                record.abort_reason = f"A-ABORT, source {source}"
-                record.explanation = explain.explain_peer_abort(source, reason)
+            record.abort_source = AbortSource.PEER
+            record.abort_reason = f"A-ABORT from the peer (source {source})"
+            record.explanation = explain.explain_peer_abort(source, reason)
+        elif self._local_abort_reason:
+            record.outcome = AssociationOutcome.ABORTED
+            record.abort_source = record.abort_source or AbortSource.LOCAL
+            record.abort_reason = record.abort_reason or self._local_abort_reason[:300]
+            record.explanation = record.explanation or self._local_abort_reason
+        elif state.connection_lost:
+            record.outcome = AssociationOutcome.ABORTED
+            record.abort_source = AbortSource.NETWORK
+            record.abort_reason = "Connection closed without release"
+            record.explanation = explain.explain_connection_lost()
         elif state.released:
             record.outcome = AssociationOutcome.RELEASED
         elif state.aborted:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -113,18 +113,22 @@ class JobContext:
         last_beat = 0.0
         try:
             while not self._stop_watch.wait(0.5):
-                values = Job.objects.filter(pk=self.job.pk).values_list(
-                    "cancel_requested_at", flat=True
-                )
-                if values and values[0] is not None:
-                    self.cancel_event.set()
-                if time.monotonic() - last_beat >= beat_every:
-                    Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
-                    last_beat = time.monotonic()
-        except Exception:  # the watcher must never take the job down with it
-            logger.exception("job %s: watcher stopped", self.job.pk)
+                try:
+                    last_beat = self._watch_once(last_beat, beat_every)
+                except Exception:  # a passing DB error must not end heartbeats for good
+                    logger.exception("job %s: watcher check failed; retrying", self.job.pk)
+                    close_old_connections()
         finally:
             connection.close()
+
+    def _watch_once(self, last_beat: float, beat_every: float) -> float:
+        values = Job.objects.filter(pk=self.job.pk).values_list("cancel_requested_at", flat=True)
+        if values and values[0] is not None:
+            self.cancel_event.set()
+        if time.monotonic() - last_beat >= beat_every:
+            Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+            return time.monotonic()
+        return last_beat
 
 
 def mark_started(job_id: int) -> bool:
@@ -136,10 +140,14 @@ def mark_started(job_id: int) -> bool:
     return updated == 1
 
 
-def mark_finished(job: Job, outcome: JobOutcome) -> None:
-    Job.objects.filter(pk=job.pk).update(
-        status=outcome.status,
-        result=outcome.result,
-        error=outcome.error,
-        finished_at=timezone.now(),
+def mark_finished(job: Job, outcome: JobOutcome) -> bool:
+    """running → the outcome's status; False if the job was no longer running (reaped)."""
+    return (
+        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=outcome.status,
+            result=outcome.result,
+            error=outcome.error,
+            finished_at=timezone.now(),
+        )
+        == 1
     )

@@ -35,7 +35,13 @@ def run_job(job_id: int) -> JobStatus | None:
     job = Job.objects.get(pk=job_id)
     context = JobContext(job)
     outcome = _run(context)
-    mark_finished(job, outcome)
+    if not mark_finished(job, outcome):
+        context.log(
+            f"The run ended {outcome.status.label.lower()} after the job had been marked "
+            "failed for missing heartbeats; the failed status stands.",
+            LogLevel.WARNING,
+        )
+        return JobStatus.FAILED
     context.log(
         f"Finished: {outcome.status.label}" + (f" — {outcome.error}" if outcome.error else ""),
         LogLevel.ERROR if outcome.status == JobStatus.FAILED else LogLevel.INFO,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from console.roles import Role, has_role
-from netjobs.jobs.registry import get_kind
+from netjobs.jobs.registry import UnknownJobKind, get_kind
 from netjobs.models import Job, JobLogEntry, JobStatus, LogLevel
 
 logger = logging.getLogger(__name__)
@@ -129,4 +129,7 @@ def retry_job(job: Job, user: User) -> Job:
         raise RoleMissing(Role.OPERATOR)
     if not job.is_terminal:
         raise JobStateError(f"Job {job.pk} is still {job.status}; only finished jobs are retried.")
-    return create_job(job.kind, job.params, owner=user, retry_of=job)
+    try:
+        return create_job(job.kind, job.params, owner=user, retry_of=job)
+    except UnknownJobKind as exc:
+        raise JobStateError(f"Jobs of kind {job.kind!r} can no longer run.") from exc

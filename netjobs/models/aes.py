@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    ProhibitNullCharactersValidator,
+)
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -32,7 +36,9 @@ class ApplicationEntity(models.Model):
     port = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="TCP port, 1–65535."
     )
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(
+        max_length=200, blank=True, validators=[ProhibitNullCharactersValidator()]
+    )
     max_pdu = models.PositiveIntegerField(
         "max PDU length",
         default=131072,
@@ -61,14 +67,23 @@ class ApplicationEntity(models.Model):
         "TLS CA certificates",
         max_length=500,
         blank=True,
+        validators=[ProhibitNullCharactersValidator()],
         help_text="PEM file of trusted CA certificates (under an allowed TLS folder). "
         "Empty: the system's trust store.",
     )
     tls_cert_file = models.CharField(
-        "TLS certificate", max_length=500, blank=True, help_text="PEM certificate to present."
+        "TLS certificate",
+        max_length=500,
+        blank=True,
+        validators=[ProhibitNullCharactersValidator()],
+        help_text="PEM certificate to present.",
     )
     tls_key_file = models.CharField(
-        "TLS private key", max_length=500, blank=True, help_text="PEM key of that certificate."
+        "TLS private key",
+        max_length=500,
+        blank=True,
+        validators=[ProhibitNullCharactersValidator()],
+        help_text="PEM key of that certificate.",
     )
     tls_verify_peer = models.BooleanField(
         "verify peer certificate",

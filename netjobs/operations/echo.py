@@ -9,10 +9,16 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom.association import Association as PynetdicomAssociation
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
-from netjobs.dicom.explain import explain_context_rejection, explain_dimse_timeout
+from netjobs.dicom.explain import (
+    explain_connection_lost,
+    explain_context_rejection,
+    explain_dimse_timeout,
+)
+from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus, StatusInfo, describe_status
 from netjobs.jobs.base import JobContext, JobFailed, JobKind, JobOutcome
 from netjobs.models import AEKind, ApplicationEntity, Association, Job, JobStatus, LogLevel
@@ -85,24 +91,39 @@ def verify(
             if stop.is_set() or (index and interval and stop.wait(interval)):
                 session.stopped_by_cancel = True
                 break
+            if not assoc.is_established:  # the peer aborted between two echoes
+                session.failure = recorder.explanation_so_far() or explain_connection_lost()
+                break
             started = time.perf_counter()
             response = assoc.send_c_echo()
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
             if "Status" in response:
-                reply = EchoReply(describe_status(int(response.Status), "C-ECHO"), elapsed)
+                status = describe_status(int(response.Status), "C-ECHO")
+                reply = EchoReply(status, elapsed * 1000)
             else:
-                reply = EchoReply(None, elapsed)
+                reply = EchoReply(None, elapsed * 1000)
             session.replies.append(reply)
             if on_reply is not None:
                 on_reply(reply)
             if reply.status is None:
-                if not recorder.peer_aborted:
-                    recorder.note_local_abort(explain_dimse_timeout(remote.dimse_timeout))
-                session.failure = recorder.explanation_so_far() or explain_dimse_timeout(
-                    remote.dimse_timeout
-                )
+                session.failure = why_no_response(assoc, recorder, elapsed, remote.dimse_timeout)
                 break
     return session
+
+
+def why_no_response(
+    assoc: PynetdicomAssociation, recorder: AssociationRecorder, elapsed: float, timeout: float
+) -> str:
+    """No DIMSE response came: a peer abort, a lost connection, or our DIMSE timeout."""
+    if assoc.is_alive():
+        assoc.join(timeout=2)  # let the association thread deliver the abort events
+    if recorder.peer_aborted:
+        return recorder.explanation_so_far()
+    if elapsed >= timeout * 0.9:
+        reason = explain_dimse_timeout(timeout)
+        recorder.note_local_abort(reason)
+        return reason
+    return explain_connection_lost()
 
 
 def describe(params: EchoParams) -> str:
