@@ -130,6 +130,15 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", False)
 
 # --- DICOM console -------------------------------------------------------------------------
 STORAGE_ROOT = Path(os.environ.get("STORAGE_ROOT", VAR_DIR / "storage")).resolve()
+# Server-side folders that imports may read from (administrator-configured).
+IMPORT_ROOTS = [Path(p).resolve() for p in env_list("IMPORT_ROOTS", str(VAR_DIR / "import"))]
+UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", VAR_DIR / "uploads")).resolve()
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024**3)
+IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 20 * 1024**3)
+FILE_UPLOAD_TEMP_DIR = str(UPLOAD_DIR / "tmp")
+FILE_UPLOAD_HANDLERS = ["archive.imports.uploads.LimitedTemporaryFileUploadHandler"]
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 20000)
+ARCHIVE_PAGE_SIZE = 50
 # The AE title the console uses when it calls a peer and no local AE is chosen.
 CONSOLE_AE_TITLE = os.environ.get("CONSOLE_AE_TITLE", "DICOMCONSOLE")
 # Certificates and keys named in AE TLS settings must lie under one of these folders.

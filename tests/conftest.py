@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def clean_test_folders() -> None:
+    """Storage, uploads and import folders of the test settings start empty each run."""
+    import shutil
+
+    for folder in (settings.STORAGE_ROOT, settings.UPLOAD_DIR, *settings.IMPORT_ROOTS):
+        shutil.rmtree(folder, ignore_errors=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
+
 def make_user(username: str, role: Role | None) -> User:
     ensure_role_groups()
     user = User.objects.create_user(username=username, password=PASSWORD)

@@ -8,10 +8,15 @@ import os
 from urllib.parse import urlparse, urlunparse
 
 os.environ.setdefault("STATIC_MANIFEST", "0")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_VAR = os.environ.get("CONSOLE_VAR_DIR", os.path.join(_ROOT, "var"))
+os.environ.setdefault("STORAGE_ROOT", os.path.join(_VAR, "test-storage"))
+os.environ.setdefault("IMPORT_ROOTS", os.path.join(_VAR, "test-import"))
+os.environ.setdefault("UPLOAD_DIR", os.path.join(_VAR, "test-uploads"))
 os.environ.setdefault("CONSOLE_QUEUE_PREFIX", f"test{os.getpid()}-")
 
-from console.settings import *  # noqa: F403
-from console.settings import REDIS_URL
+from console.settings import *  # noqa: E402,F403
+from console.settings import REDIS_URL  # noqa: E402
 
 REDIS_URL = urlunparse(urlparse(REDIS_URL)._replace(path="/15"))
 CELERY_BROKER_URL = REDIS_URL

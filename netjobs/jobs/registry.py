@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from archive.imports.kind import IMPORT_KIND
 from netjobs.jobs.base import JobKind
 from netjobs.operations.echo import ECHO_KIND
 
-_KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND,)
+_KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 

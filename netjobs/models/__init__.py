@@ -11,6 +11,7 @@ from netjobs.models.associations import (
     DimseMessage,
     PresentationContext,
 )
+from netjobs.models.items import ItemOutcome, JobItem
 from netjobs.models.jobs import Job, JobLogEntry, JobStatus, LogLevel
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "ContextResult",
     "DimseDirection",
     "DimseMessage",
+    "ItemOutcome",
     "Job",
+    "JobItem",
     "JobLogEntry",
     "JobStatus",
     "LogLevel",

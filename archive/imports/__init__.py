@@ -1,0 +1,1 @@
+"""Imports into the archive: server paths, folders, ZIP files, DICOMDIR media, browser uploads."""

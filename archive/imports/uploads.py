@@ -1,0 +1,85 @@
+"""Browser uploads: streamed to disk by Django (never held in memory), capped in size, and
+staged in a folder of their own until the import job has read them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.http import HttpRequest
+
+_STAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+def upload_limit() -> int:
+    return int(settings.UPLOAD_MAX_BYTES)
+
+
+class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Writes uploads to temporary files and stops the upload once it passes the limit."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    def handle_raw_input(self, input_data: Any, META: Any, content_length: int,
+                         boundary: Any, encoding: Any = None) -> None:
+        if content_length > upload_limit() and self.request is not None:
+            self.request.upload_too_large = True  # type: ignore[attr-defined]
+            raise StopUpload(connection_reset=True)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > upload_limit():
+            if self.request is not None:
+                self.request.upload_too_large = True  # type: ignore[attr-defined]
+            raise StopUpload(connection_reset=True)
+        return super().receive_data_chunk(raw_data, start)
+
+
+def too_large_message() -> str:
+    return f"The upload is larger than the limit of {upload_limit() / 1024**2:.0f} MiB."
+
+
+def upload_root() -> Path:
+    return Path(settings.UPLOAD_DIR)
+
+
+def staged_upload_dir(stage_id: str) -> Path | None:
+    if not _STAGE_ID.match(stage_id or ""):
+        return None
+    folder = upload_root() / stage_id
+    return folder if folder.is_dir() else None
+
+
+def stage_uploads(files: list[UploadedFile]) -> str:
+    """Move uploaded files into a new staging folder; returns its ID."""
+    stage_id = uuid.uuid4().hex
+    folder = upload_root() / stage_id
+    folder.mkdir(parents=True)
+    try:
+        for index, upload in enumerate(files):
+            name = _UNSAFE.sub("_", Path(upload.name or "file").name)[:100] or "file"
+            target = folder / f"{index:05d}-{name}"
+            temporary = getattr(upload, "temporary_file_path", None)
+            if temporary is not None:
+                shutil.move(temporary(), target)
+            else:
+                with target.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return stage_id

@@ -1,0 +1,138 @@
+"""The archive index: Patient → Study → Series → Instance, with the keys operators search
+and the network services match on. Files live under STORAGE_ROOT (see archive.storage)."""
+
+from django.db import models
+from django.urls import reverse
+
+
+class InstanceSource(models.TextChoices):
+    UPLOAD = "upload", "Browser upload"
+    PATH_IMPORT = "path", "Server path import"
+    DICOM = "dicom", "Received from an AE"
+
+
+class DuplicatePolicy(models.TextChoices):
+    KEEP_FIRST = "keep", "Keep the first copy"
+    REPLACE = "replace", "Replace with the new copy"
+    REJECT = "reject", "Reject the new copy as an error"
+
+
+class Patient(models.Model):
+    patient_id = models.CharField("Patient ID", max_length=64, blank=True, db_index=True)
+    issuer_of_patient_id = models.CharField(max_length=64, blank=True)
+    patient_name = models.CharField(max_length=324, blank=True)
+    # Upper-cased name for case-insensitive (wildcard) matching.
+    patient_name_search = models.CharField(max_length=324, blank=True, db_index=True)
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient_id", "issuer_of_patient_id"], name="patient_unique_id_issuer"
+            )
+        ]
+        ordering = ["patient_name", "patient_id"]
+
+    def __str__(self) -> str:
+        return f"{self.patient_name or '(no name)'} [{self.patient_id}]"
+
+
+class Study(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
+    study_instance_uid = models.CharField("Study Instance UID", max_length=64, unique=True)
+    study_date = models.DateField(null=True, blank=True, db_index=True)
+    study_time = models.TimeField(null=True, blank=True)
+    accession_number = models.CharField(max_length=64, blank=True, db_index=True)
+    study_id = models.CharField("Study ID", max_length=16, blank=True)
+    study_description = models.CharField(max_length=256, blank=True)
+    referring_physician_name = models.CharField(max_length=324, blank=True)
+    modalities_in_study = models.CharField(
+        max_length=128, blank=True, help_text="Backslash-separated, as in the DICOM attribute"
+    )
+    number_of_series = models.PositiveIntegerField(default=0)
+    number_of_instances = models.PositiveIntegerField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-study_date", "-study_time", "-pk"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return f"{self.study_date or '?'} {self.study_description or self.study_instance_uid}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("archive:study_detail", args=[self.pk])
+
+    @property
+    def modalities(self) -> list[str]:
+        return [m for m in self.modalities_in_study.split("\\") if m]
+
+
+class Series(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_instance_uid = models.CharField("Series Instance UID", max_length=64, unique=True)
+    modality = models.CharField(max_length=16, blank=True, db_index=True)
+    series_number = models.IntegerField(null=True, blank=True)
+    series_description = models.CharField(max_length=256, blank=True)
+    body_part_examined = models.CharField(max_length=64, blank=True)
+    number_of_instances = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series_number", "pk"]
+        verbose_name_plural = "series"
+
+    def __str__(self) -> str:
+        return f"{self.modality} #{self.series_number} {self.series_description}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("archive:series_detail", args=[self.pk])
+
+
+class Instance(models.Model):
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
+    sop_instance_uid = models.CharField("SOP Instance UID", max_length=64, unique=True)
+    sop_class_uid = models.CharField("SOP Class UID", max_length=64, db_index=True)
+    instance_number = models.IntegerField(null=True, blank=True)
+    transfer_syntax_uid = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(null=True, blank=True)
+    columns = models.PositiveIntegerField(null=True, blank=True)
+    number_of_frames = models.PositiveIntegerField(null=True, blank=True)
+    specific_character_set = models.CharField(max_length=128, blank=True)
+    warnings = models.TextField(blank=True, help_text="Problems met while indexing the file")
+    file_path = models.CharField(max_length=512, help_text="Relative to STORAGE_ROOT")
+    file_size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    source = models.CharField(max_length=10, choices=InstanceSource.choices)
+    source_detail = models.CharField(
+        max_length=512, blank=True, help_text="Calling AE title, file name or path"
+    )
+    source_job = models.ForeignKey(
+        "netjobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["instance_number", "pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.instance_number} {self.sop_instance_uid}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("archive:instance_detail", args=[self.pk])
+
+    @property
+    def sop_class_name(self) -> str:
+        from netjobs.models.associations import uid_name
+
+        return uid_name(self.sop_class_uid)
+
+    @property
+    def transfer_syntax_name(self) -> str:
+        from netjobs.models.associations import uid_name
+
+        return uid_name(self.transfer_syntax_uid)

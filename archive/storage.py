@@ -1,0 +1,97 @@
+"""Files under STORAGE_ROOT, written atomically: temporary file, fsync, rename, fsync of the
+folder. A crash leaves either the old file or the new one under the final name, never half
+of one, and the index is written only after the file is durable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+CHUNK = 1024 * 1024
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    size: int
+    sha256: str
+
+
+def storage_root() -> Path:
+    return Path(settings.STORAGE_ROOT)
+
+
+def _component(uid: str) -> str:
+    """A UID is safe as a path component only if it is digits and dots."""
+    if _UID.match(uid) and len(uid) <= 64:
+        return uid
+    return "x" + hashlib.sha256(uid.encode()).hexdigest()[:40]
+
+
+def relative_path_for(study_uid: str, series_uid: str, sop_instance_uid: str) -> str:
+    bucket = hashlib.sha256(study_uid.encode()).hexdigest()[:2]
+    return "/".join(
+        (bucket, _component(study_uid), _component(series_uid), _component(sop_instance_uid))
+    ) + ".dcm"
+
+
+def absolute_path(relative: str) -> Path:
+    root = storage_root().resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"{relative!r} is outside the storage root")
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(source: Path, destination: Path, prefix: bytes = b"") -> WrittenFile:
+    """Copy ``prefix`` + the bytes of ``source`` to ``destination`` durably and atomically."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-", suffix=".part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as inp:
+            if prefix:
+                out.write(prefix)
+                digest.update(prefix)
+                size += len(prefix)
+            while chunk := inp.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, destination)
+        _fsync_dir(destination.parent)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return WrittenFile(size=size, sha256=digest.hexdigest())
+
+
+def remove_file(relative: str) -> None:
+    """Remove a stored file and the folders it leaves empty (up to the storage root)."""
+    path = absolute_path(relative)
+    path.unlink(missing_ok=True)
+    root = storage_root().resolve()
+    folder = path.parent
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent

@@ -1,0 +1,55 @@
+"""A write failure (out of space) leaves no file under its final name and no index row."""
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import storage
+from archive.indexing import store_file
+from archive.models import Instance, InstanceSource
+from archive.storage import absolute_path, relative_path_for
+from tests.archive_helpers import corpus
+
+
+@pytest.fixture(autouse=True)
+def own_storage(settings: Any, tmp_path: Path) -> None:
+    settings.STORAGE_ROOT = tmp_path / "storage"
+
+
+def test_out_of_space_leaves_nothing_behind(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full disk cannot be caused safely on a shared machine: fail fsync as ENOSPC would.
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "fsync", full_disk)
+    source = corpus("693_UNCI.dcm")
+    with pytest.raises(OSError, match="No space left"):
+        store_file(source, source=InstanceSource.UPLOAD)
+    assert not Instance.objects.exists()
+    from pydicom import dcmread
+
+    ds = dcmread(source, stop_before_pixels=True)
+    final = absolute_path(relative_path_for(ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                            ds.SOPInstanceUID))
+    assert not final.exists()
+    leftovers = list(final.parent.glob(".incoming-*")) if final.parent.exists() else []
+    assert leftovers == []
+
+
+def test_a_stored_file_is_complete_and_durable(db: Any) -> None:
+    result = store_file(corpus("MR2_J2KR.dcm"), source=InstanceSource.UPLOAD)
+    path = absolute_path(result.instance.file_path)
+    assert path.read_bytes() == corpus("MR2_J2KR.dcm").read_bytes()
+    assert not any(p.name.startswith(".incoming-") for p in path.parent.iterdir())
+    assert os.stat(path).st_size == result.instance.file_size
+
+
+def test_storage_paths_cannot_escape_the_root() -> None:
+    relative = relative_path_for("../../etc", "x/../../y", "passwd")
+    assert ".." not in relative
+    with pytest.raises(ValueError):
+        absolute_path("../outside.dcm")
+    assert Path(relative).parts[0] != "/"
