@@ -24,6 +24,8 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("Dashboard", "dashboard", Role.VIEWER, "/$"),
+    NavItem("Archive", "archive:study_list", Role.VIEWER, "/archive/"),
+    NavItem("Import", "archive:import", Role.OPERATOR, "/archive/import/"),
     NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, "/aes/"),
     NavItem("Jobs", "netjobs:job_list", Role.VIEWER, "/jobs/"),
     NavItem("API tokens", "tokens", Role.VIEWER, "/account/"),

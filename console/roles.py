@@ -13,7 +13,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -74,7 +74,7 @@ def ensure_role_groups() -> None:
         Group.objects.get_or_create(name=role.group_name)
 
 
-ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponseBase])
 
 
 def role_required(role: Role) -> Callable[[ViewFunc], ViewFunc]:
@@ -82,7 +82,7 @@ def role_required(role: Role) -> Callable[[ViewFunc], ViewFunc]:
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, role):
                 raise PermissionDenied(f"This needs the {role.label} role.")
             return view(request, *args, **kwargs)

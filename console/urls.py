@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("netjobs.urls")),
+    path("", include("archive.urls")),
 ]
 
 handler403 = "console.views.permission_denied"

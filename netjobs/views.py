@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -27,7 +27,7 @@ from netjobs.jobs.services import (
     create_job,
     retry_job,
 )
-from netjobs.models import AEKind, ApplicationEntity, Job
+from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 
 # --- Application Entities ---------------------------------------------------------------
 
@@ -123,7 +123,14 @@ class JobDetailView(RoleRequiredMixin, DetailView):
 
 
 def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
+    outcomes: dict[str, int] = dict(
+        job.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
+    )
+    many = outcomes.get(ItemOutcome.SUCCEEDED, 0) > 200  # then show the problems first
+    shown = job.items.exclude(outcome=ItemOutcome.SUCCEEDED) if many else job.items.all()
     return {
+        "item_counts": [(o, outcomes[o.value]) for o in ItemOutcome if outcomes.get(o.value)],
+        "items": shown[:500],
         "job": job,
         "can_control": can_control(request_user(request), job),
         "log_entries": job.log_entries.all(),

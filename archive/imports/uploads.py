@@ -32,24 +32,29 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)
         self.received = 0
+        self.over_limit = False
 
     def handle_raw_input(self, input_data: Any, META: Any, content_length: int,
                          boundary: Any, encoding: Any = None) -> None:
-        if content_length > upload_limit() and self.request is not None:
-            self.request.upload_too_large = True  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=True)
+        # Fields before the files (the CSRF token first) are still parsed; the files are not
+        # kept once the declared length is over the limit.
+        self.over_limit = content_length > upload_limit()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
-        if self.received > upload_limit():
+        if self.over_limit or self.received > upload_limit():
             if self.request is not None:
                 self.request.upload_too_large = True  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=True)
+            # The rest of the body is read and dropped so that the browser gets the answer.
+            raise StopUpload(connection_reset=False)
         return super().receive_data_chunk(raw_data, start)
 
 
 def too_large_message() -> str:
-    return f"The upload is larger than the limit of {upload_limit() / 1024**2:.0f} MiB."
+    from django.template.defaultfilters import filesizeformat
+
+    limit = filesizeformat(upload_limit())
+    return f"The upload is larger than the limit of {limit}; nothing was kept."
 
 
 def upload_root() -> Path:

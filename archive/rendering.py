@@ -1,0 +1,122 @@
+"""Decoding a frame and turning it into an 8-bit image for display: modality LUT (rescale),
+window (from the file, a preset, or typed), MONOCHROME1 inverted, palette colour, YBR to RGB.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
+
+
+class RenderRefused(Exception):
+    """The frame cannot or may not be decoded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Window:
+    center: float
+    width: float
+
+
+def _first(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value[0] if hasattr(value, "__len__") and not isinstance(value, str)
+                     else value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def file_window(ds: Dataset) -> Window | None:
+    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    if center is None or width is None or width < 1:
+        return None
+    return Window(center, width)
+
+
+def check_budget(ds: Dataset) -> None:
+    pixels = int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0)
+    pixels *= int(ds.get("SamplesPerPixel", 1) or 1)
+    if pixels > settings.RENDER_MAX_PIXELS:
+        raise RenderRefused(
+            f"A frame of this image has {pixels} samples, over the rendering budget of "
+            f"{settings.RENDER_MAX_PIXELS}."
+        )
+
+
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def decode_frame(path: Path, frame: int = 0) -> tuple[np.ndarray, Dataset]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = dcmread(path, defer_size=64 * 1024)  # header only; large values stay on disk
+    if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
+        raise RenderRefused("This object has no readable pixel data.")
+    check_budget(ds)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if not 0 <= frame < frames:
+        raise RenderRefused(f"Frame {frame + 1} does not exist (the image has {frames}).")
+    try:
+        arr = pixel_array(str(path), index=frame)
+    except Exception as exc:  # codec missing, corrupt stream…
+        raise RenderRefused(
+            f"The pixel data cannot be decoded: {type(exc).__name__}: {exc}"
+        ) from exc
+    return arr, ds
+
+
+def linear_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """PS3.3 C.11.2.1.2.1 linear window to 0..255."""
+    low = window.center - 0.5 - (window.width - 1) / 2
+    scaled = ((values - (window.center - 0.5)) / max(window.width - 1, 1) + 0.5) * 255.0
+    scaled[values <= low] = 0
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None) -> np.ndarray:
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    if photometric == "PALETTE COLOR":
+        rgb = apply_color_lut(arr, ds).astype(np.float64)
+        peak = 65535.0 if rgb.max() > 255 else 255.0
+        return np.clip(rgb / peak * 255.0, 0, 255).astype(np.uint8)
+    if arr.ndim == 3:  # RGB (pydicom converts YBR to RGB when decoding)
+        bits = int(ds.get("BitsStored", 8) or 8)
+        return np.clip(arr.astype(np.float64) / (2**bits - 1) * 255.0, 0, 255).astype(np.uint8)
+    values = apply_modality_lut(arr, ds).astype(np.float64)
+    chosen = window or file_window(ds)
+    if chosen is not None:
+        shown = linear_window(values, chosen)
+    else:
+        if "VOILUTSequence" in ds:
+            values = apply_voi_lut(values, ds).astype(np.float64)
+        low, high = float(values.min()), float(values.max())
+        shown = np.zeros(values.shape, np.uint8) if high <= low else (
+            (values - low) / (high - low) * 255.0
+        ).astype(np.uint8)
+    if photometric == "MONOCHROME1":
+        shown = 255 - shown
+    return shown
+
+
+def render(path: Path, frame: int = 0, window: Window | None = None) -> Image.Image:
+    arr, ds = decode_frame(path, frame)
+    return Image.fromarray(to_display(arr, ds, window))
+
+
+def thumbnail(path: Path, size: int = 128) -> Image.Image:
+    ds = dcmread(path, stop_before_pixels=True)
+    middle = int(ds.get("NumberOfFrames", 1) or 1) // 2
+    image = render(path, middle)
+    image.thumbnail((size, size))
+    return image

@@ -1,0 +1,154 @@
+"""Archive pages: study search, study/series/instance detail, thumbnails, download, delete,
+and the import page."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.generic import DetailView
+from django_filters.views import FilterView
+
+from archive.filtersets import StudyFilterSet
+from archive.forms import PathImportForm, UploadImportForm
+from archive.imports.roots import import_roots
+from archive.imports.uploads import stage_uploads, too_large_message, upload_limit
+from archive.indexing import delete_studies
+from archive.models import Instance, Series, Study
+from archive.rendering import RenderRefused, thumbnail
+from archive.storage import absolute_path
+from console.roles import Role, RoleRequiredMixin, request_user, role_required
+from netjobs.jobs.services import ParamsInvalid, create_job
+
+
+class StudyListView(RoleRequiredMixin, FilterView):
+    required_role = Role.VIEWER
+    filterset_class = StudyFilterSet
+    template_name = "archive/study_list.html"
+    paginate_by = settings.ARCHIVE_PAGE_SIZE
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return Study.objects.select_related("patient")
+
+
+class StudyDetailView(RoleRequiredMixin, DetailView):
+    required_role = Role.VIEWER
+    model = Study
+    template_name = "archive/study_detail.html"
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return Study.objects.select_related("patient")
+
+
+class SeriesDetailView(RoleRequiredMixin, DetailView):
+    required_role = Role.VIEWER
+    model = Series
+    template_name = "archive/series_detail.html"
+
+    def get_queryset(self) -> QuerySet[Series]:
+        return Series.objects.select_related("study__patient")
+
+
+class InstanceDetailView(RoleRequiredMixin, DetailView):
+    required_role = Role.VIEWER
+    model = Instance
+    template_name = "archive/instance_detail.html"
+
+    def get_queryset(self) -> QuerySet[Instance]:
+        return Instance.objects.select_related("series__study__patient", "source_job")
+
+
+@role_required(Role.VIEWER)
+def instance_download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    instance = get_object_or_404(Instance, pk=pk)
+    path = absolute_path(instance.file_path)
+    if not path.is_file():
+        raise Http404("The file of this instance is missing from storage.")
+    return FileResponse(path.open("rb"), as_attachment=True,
+                        filename=f"{instance.sop_instance_uid}.dcm",
+                        content_type="application/dicom")
+
+
+@role_required(Role.VIEWER)
+def series_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    series = get_object_or_404(Series, pk=pk)
+    instances = list(series.instances.order_by("instance_number", "pk"))
+    if not instances:
+        raise Http404("empty series")
+    instance = instances[len(instances) // 2]
+    cache = settings.THUMBNAIL_DIR / instance.sha256[:2] / f"{instance.sha256}.png"
+    if not cache.is_file():
+        try:
+            image = thumbnail(absolute_path(instance.file_path))
+        except (RenderRefused, OSError) as exc:
+            return HttpResponse(str(exc), status=422, content_type="text/plain")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".part")
+        image.save(partial, format="PNG")
+        partial.replace(cache)
+    response = FileResponse(cache.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    response["ETag"] = hashlib.sha256(instance.sha256.encode()).hexdigest()[:16]
+    return response
+
+
+@role_required(Role.ADMINISTRATOR)
+def study_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(Study.objects.select_related("patient"), pk=pk)
+    if request.method == "POST":
+        removed = delete_studies([study])
+        messages.success(request, f"Deleted the study and its {removed} instance(s).")
+        return redirect("archive:study_list")
+    return render(request, "archive/study_confirm_delete.html", {"study": study})
+
+
+def _import_context(request: HttpRequest, upload: UploadImportForm,
+                    path: PathImportForm) -> dict[str, Any]:
+    return {
+        "upload_form": upload,
+        "path_form": path,
+        "import_roots": import_roots(),
+        "upload_limit": upload_limit(),
+        "recent_imports": request_user(request).jobs.filter(kind="import")[:10],
+    }
+
+
+@role_required(Role.OPERATOR)
+def import_page(request: HttpRequest) -> HttpResponse:
+    upload_form, path_form = UploadImportForm(), PathImportForm()
+    if request.method == "POST":
+        request.FILES  # noqa: B018 - parse the body now: the upload handler flags its size
+        if getattr(request, "upload_too_large", False):
+            messages.error(request, too_large_message())
+            return redirect("archive:import")
+        if request.POST.get("source") == "path":
+            path_form = PathImportForm(request.POST)
+            if path_form.is_valid():
+                return _start_import(request, {"path": path_form.cleaned_data["path"],
+                                               "duplicates": path_form.cleaned_data["duplicates"]})
+        else:
+            upload_form = UploadImportForm(request.POST, request.FILES)
+            files = request.FILES.getlist("upload")
+            if not files:
+                upload_form.add_error("upload", "Choose at least one file.")
+            elif upload_form.is_valid():
+                stage = stage_uploads(files)
+                policy = upload_form.cleaned_data["duplicates"]
+                return _start_import(request, {"upload": stage, "duplicates": policy})
+    return render(request, "archive/import.html", _import_context(request, upload_form, path_form))
+
+
+def _start_import(request: HttpRequest, params: dict[str, Any]) -> HttpResponse:
+    try:
+        with transaction.atomic():
+            job = create_job("import", params, owner=request_user(request))
+    except ParamsInvalid as exc:
+        messages.error(request, str(exc))
+        return redirect("archive:import")
+    return redirect(job)
