@@ -1,0 +1,186 @@
+"""REST endpoints of the archive (mounted under /api/): search, detail, download, delete,
+and imports of uploaded files."""
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import File, Form, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from archive.filtersets import StudyFilterSet
+from archive.imports.uploads import stage_uploads, too_large_message
+from archive.indexing import delete_studies
+from archive.models import DuplicatePolicy, Instance, Series, Study
+from archive.storage import absolute_path
+from console.api import roles
+from console.roles import Role, request_user
+from netjobs.jobs.services import ParamsInvalid, create_job
+
+router = Router(tags=["archive"])
+
+
+class PatientOut(Schema):
+    patient_id: str
+    issuer_of_patient_id: str
+    patient_name: str
+    birth_date: dt.date | None
+    sex: str
+
+
+class StudyOut(Schema):
+    id: int
+    study_instance_uid: str
+    patient: PatientOut
+    study_date: dt.date | None
+    study_time: dt.time | None
+    accession_number: str
+    study_id: str
+    study_description: str
+    referring_physician_name: str
+    modalities_in_study: list[str]
+    number_of_series: int
+    number_of_instances: int
+    size_bytes: int
+
+    @staticmethod
+    def resolve_modalities_in_study(study: Study) -> list[str]:
+        return study.modalities
+
+
+class SeriesOut(Schema):
+    id: int
+    series_instance_uid: str
+    modality: str
+    series_number: int | None
+    series_description: str
+    body_part_examined: str
+    number_of_instances: int
+
+
+class StudyDetailOut(StudyOut):
+    series: list[SeriesOut]
+
+    @staticmethod
+    def resolve_series(study: Study) -> Any:
+        return list(study.series.all())
+
+
+class InstanceOut(Schema):
+    id: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    sop_class_name: str
+    instance_number: int | None
+    transfer_syntax_uid: str
+    rows: int | None
+    columns: int | None
+    number_of_frames: int | None
+    specific_character_set: str
+    warnings: str
+    file_size: int
+    sha256: str
+    source: str
+    source_detail: str
+    source_job: int | None
+    received_at: dt.datetime
+
+    @staticmethod
+    def resolve_source_job(instance: Instance) -> int | None:
+        return instance.source_job_id
+
+
+class SeriesDetailOut(SeriesOut):
+    study: int
+    instances: list[InstanceOut]
+
+    @staticmethod
+    def resolve_study(series: Series) -> int:
+        return series.study_id
+
+    @staticmethod
+    def resolve_instances(series: Series) -> Any:
+        return list(series.instances.all())
+
+
+class StudyFilters(Schema):
+    patient_name: str | None = None
+    patient_id: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    modality: str | None = None
+    accession: str | None = None
+    description: str | None = None
+    sort: str | None = None
+
+
+class ImportStarted(Schema):
+    job: int
+    files: int
+
+
+@router.get("/studies", response=list[StudyOut])
+@paginate(LimitOffsetPagination)
+def search_studies(request: HttpRequest, filters: Query[StudyFilters]) -> Any:
+    data = {k: v for k, v in filters.dict().items() if v not in (None, "")}
+    filterset = StudyFilterSet(data, queryset=Study.objects.select_related("patient"))
+    if not filterset.is_valid():
+        raise HttpError(422, "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
+    return filterset.qs
+
+
+@router.get("/studies/{study_id}", response=StudyDetailOut)
+def get_study(request: HttpRequest, study_id: int) -> Study:
+    return get_object_or_404(Study.objects.select_related("patient"), pk=study_id)
+
+
+@router.delete("/studies/{study_id}", response={204: None}, auth=roles(Role.ADMINISTRATOR))
+def delete_study(request: HttpRequest, study_id: int) -> Status[None]:
+    delete_studies([get_object_or_404(Study, pk=study_id)])
+    return Status(204, None)
+
+
+@router.get("/series/{series_id}", response=SeriesDetailOut)
+def get_series(request: HttpRequest, series_id: int) -> Series:
+    return get_object_or_404(Series, pk=series_id)
+
+
+@router.get("/instances/{instance_id}", response=InstanceOut)
+def get_instance(request: HttpRequest, instance_id: int) -> Instance:
+    return get_object_or_404(Instance, pk=instance_id)
+
+
+@router.get("/instances/{instance_id}/file")
+def download_instance(request: HttpRequest, instance_id: int) -> FileResponse:
+    instance = get_object_or_404(Instance, pk=instance_id)
+    path = absolute_path(instance.file_path)
+    if not path.is_file():
+        raise Http404("The file of this instance is missing from storage.")
+    return FileResponse(path.open("rb"), as_attachment=True, content_type="application/dicom",
+                        filename=f"{instance.sop_instance_uid}.dcm")
+
+
+@router.post("/imports/upload", response={201: ImportStarted, 413: dict, 422: dict},
+             auth=roles(Role.OPERATOR))
+def import_upload(
+    request: HttpRequest,
+    files: File[list[UploadedFile]] = None,  # type: ignore[assignment]
+    duplicates: Form[DuplicatePolicy] = DuplicatePolicy.KEEP_FIRST,
+) -> Any:
+    if getattr(request, "upload_too_large", False):
+        return Status(413, {"detail": too_large_message()})
+    if not files:
+        return Status(422, {"detail": [{"loc": ["body", "files"], "msg": "no file uploaded",
+                                        "type": "missing"}]})
+    stage = stage_uploads(list(files))
+    try:
+        with transaction.atomic():
+            job = create_job("import", {"upload": stage, "duplicates": duplicates},
+                             owner=request_user(request))
+    except ParamsInvalid as exc:
+        return Status(422, {"detail": str(exc)})
+    return Status(201, {"job": job.pk, "files": len(files)})
