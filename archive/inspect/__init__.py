@@ -1,0 +1,1 @@
+"""Inspection tools over one DICOM file: dump, DICOM JSON, element values."""
