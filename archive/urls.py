@@ -1,6 +1,7 @@
 from django.urls import path
 
 from archive import views
+from archive.inspect import views as inspect
 
 app_name = "archive"
 
@@ -14,4 +15,11 @@ urlpatterns = [
     path("archive/instances/<int:pk>/", views.InstanceDetailView.as_view(),
          name="instance_detail"),
     path("archive/instances/<int:pk>/file.dcm", views.instance_download, name="instance_download"),
+    path("inspect/", inspect.inspect_home, name="inspect_home"),
+    path("inspect/uploads/<str:token>/delete/", inspect.inspect_delete, name="inspect_delete"),
+    path("inspect/<str:kind>/<str:ident>/", inspect.inspect_dump, name="inspect_dump"),
+    path("inspect/<str:kind>/<str:ident>/dump.txt", inspect.inspect_dump_text,
+         name="inspect_text"),
+    path("inspect/<str:kind>/<str:ident>/json/", inspect.inspect_json, name="inspect_json"),
+    path("inspect/<str:kind>/<str:ident>/value", inspect.inspect_value, name="inspect_value"),
 ]

@@ -141,6 +141,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 20000)
 ARCHIVE_PAGE_SIZE = 50
 # Largest frame (rows × columns × samples) the console decodes for display.
 RENDER_MAX_PIXELS = env_int("RENDER_MAX_PIXELS", 64 * 1024 * 1024)
+INSPECT_DIR = Path(os.environ.get("INSPECT_DIR", VAR_DIR / "inspect")).resolve()
 THUMBNAIL_DIR = Path(os.environ.get("THUMBNAIL_DIR", VAR_DIR / "thumbnails")).resolve()
 # The AE title the console uses when it calls a peer and no local AE is chosen.
 CONSOLE_AE_TITLE = os.environ.get("CONSOLE_AE_TITLE", "DICOMCONSOLE")

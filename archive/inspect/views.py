@@ -1,0 +1,148 @@
+"""Inspection pages for an archived instance or an uploaded file: dump, DICOM JSON, and raw
+element values (with encapsulated fragments as separate files)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from archive.imports.uploads import too_large_message
+from archive.inspect.dicomjson import to_dicom_json
+from archive.inspect.dump import Dump, dump
+from archive.inspect.filtering import filter_rows
+from archive.inspect.loading import Unreadable, load
+from archive.inspect.sources import (
+    InspectedFile,
+    delete_upload,
+    resolve_source,
+    save_upload,
+    uploaded_files,
+)
+from archive.inspect.text import dump_text
+from console.roles import Role, request_user, role_required
+
+RAW_CHUNK = 1024 * 1024
+
+
+def _source(request: HttpRequest, kind: str, ident: str) -> InspectedFile:
+    return resolve_source(request_user(request), kind, ident)
+
+
+@role_required(Role.VIEWER)
+def inspect_home(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        request.FILES  # noqa: B018 - parse now: the upload handler flags its size
+        if getattr(request, "upload_too_large", False):
+            messages.error(request, too_large_message())
+            return redirect("archive:inspect_home")
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "Choose a file to inspect.")
+            return redirect("archive:inspect_home")
+        token = save_upload(request_user(request), upload)
+        return redirect("archive:inspect_dump", "upload", token)
+    return render(request, "archive/inspect_home.html",
+                  {"files": uploaded_files(request_user(request))})
+
+
+@require_POST
+@role_required(Role.VIEWER)
+def inspect_delete(request: HttpRequest, token: str) -> HttpResponse:
+    delete_upload(request_user(request), token)
+    return redirect("archive:inspect_home")
+
+
+@role_required(Role.VIEWER)
+def inspect_dump(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    started = time.perf_counter()
+    result = dump(source.path)
+    term = request.GET.get("q", "")
+    rows = filter_rows(result.rows, term)
+    elapsed = (time.perf_counter() - started) * 1000
+    return render(request, "archive/inspect_dump.html", {
+        "source": source, "dump": result, "rows": rows, "q": term, "elapsed_ms": elapsed,
+        "tab": "dump",
+    })
+
+
+@role_required(Role.VIEWER)
+def inspect_dump_text(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    response = HttpResponse(dump_text(dump(source.path)), content_type="text/plain; charset=utf-8")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{source.ident}.txt"'
+    return response
+
+
+def dicom_json(request: HttpRequest, source: InspectedFile) -> dict[str, object]:
+    loaded = load(source.path)
+    value_url = request.build_absolute_uri(source.url("value"))
+    return to_dicom_json(loaded.dataset, little_endian=loaded.little_endian,
+                         bulk_uri=lambda path: f"{value_url}?path={path}")
+
+
+@role_required(Role.VIEWER)
+def inspect_json(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    try:
+        document = dicom_json(request, source)
+    except Unreadable as exc:
+        return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
+                      status=422)
+    text = json.dumps([document], indent=2, ensure_ascii=False)
+    if request.GET.get("download") or request.GET.get("raw"):
+        response = HttpResponse(text, content_type="application/dicom+json")
+        if request.GET.get("download"):
+            response["Content-Disposition"] = f'attachment; filename="{source.ident}.json"'
+        return response
+    return render(request, "archive/inspect_json.html",
+                  {"source": source, "json": text, "tab": "json"})
+
+
+def read_value(source: InspectedFile, result: Dump, path: str,
+               fragment: int | None) -> bytes:
+    row = result.find(path, fragment)
+    if row is None or row.value_offset is None or row.length is None:
+        raise Http404("No element (or fragment) with a value at that path.")
+    with source.path.open("rb") as fp:
+        fp.seek(row.value_offset)
+        return fp.read(row.length)
+
+
+@role_required(Role.VIEWER)
+def inspect_value(request: HttpRequest, kind: str, ident: str) -> HttpResponseBase:
+    """An element's value as stored (gdcmraw), one fragment, or all fragments as a ZIP."""
+    source = _source(request, kind, ident)
+    path = request.GET.get("path", "")
+    result = dump(source.path)
+    if request.GET.get("fragments") == "zip":
+        fragments = [r for r in result.rows if r.kind == "fragment" and r.path == path]
+        if not fragments:
+            raise Http404("That element has no encapsulated fragments.")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive, \
+                source.path.open("rb") as fp:
+            for row in fragments:
+                assert row.value_offset is not None and row.length is not None
+                fp.seek(row.value_offset)
+                archive.writestr(f"{path.replace('/', '_')}.{row.fragment:04d}.raw",
+                                 fp.read(row.length))
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{source.ident}-fragments.zip"'
+        return response
+    fragment_arg = request.GET.get("fragment")
+    fragment = int(fragment_arg) if fragment_arg and fragment_arg.isdigit() else None
+    data = read_value(source, result, path, fragment)
+    response = HttpResponse(data, content_type="application/octet-stream")
+    suffix = "" if fragment is None else f".{fragment:04d}"
+    response["Content-Disposition"] = \
+        f'attachment; filename="{path.replace("/", "_")}{suffix}.raw"'
+    return response

@@ -1,0 +1,123 @@
+"""Inspection pages: dump with filter, DICOM JSON with working BulkDataURIs, raw values and
+fragments, and files uploaded for inspection kept private to their owner."""
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pydicom import dcmread
+from pydicom.encaps import generate_fragments
+
+from archive.indexing import store_file
+from archive.models import Instance, InstanceSource
+from tests.archive_helpers import corpus
+from tests.conftest import logged_in
+
+
+@pytest.fixture
+def own_folders(settings: Any, tmp_path: Path) -> None:
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    settings.INSPECT_DIR = tmp_path / "inspect"
+
+
+def archived(name: str) -> Instance:
+    return store_file(corpus(name), source=InstanceSource.UPLOAD).instance
+
+
+def test_dump_page_and_filter(db: Any, own_folders: None, viewer: User) -> None:
+    instance = archived("693_UNCI.dcm")
+    client = logged_in(viewer)
+    page = client.get(f"/inspect/instance/{instance.pk}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "(0010,0010)" in body and "(7FE0,0010)" in body
+    only = client.get(f"/inspect/instance/{instance.pk}/", {"q": "0010,0020"})
+    tags = [row.tag_text for row in only.context["rows"]]
+    assert tags == ["(0010,0020)"]
+    nested = client.get(f"/inspect/instance/{instance.pk}/", {"q": "CodeValue"})
+    kinds = [(row.kind, row.tag_text) for row in nested.context["rows"]]
+    assert ("element", "(0008,2112)") in kinds  # the sequence around the match is shown
+    assert kinds[-1] == ("element", "(0008,0100)")
+    text = client.get(f"/inspect/instance/{instance.pk}/dump.txt").content.decode()
+    assert "(0008,0060) CS CT" in text
+
+
+def test_raw_values_are_the_stored_bytes(db: Any, own_folders: None, viewer: User) -> None:
+    instance = archived("693_UNCI.dcm")
+    response = logged_in(viewer).get(f"/inspect/instance/{instance.pk}/value",
+                                     {"path": "7FE00010"})
+    assert response.status_code == 200
+    assert response.content == dcmread(corpus("693_UNCI.dcm")).PixelData
+
+
+def test_fragments_download_one_by_one_and_as_zip(db: Any, own_folders: None,
+                                                  viewer: User) -> None:
+    instance = archived("OBXXXX1A_rle_2frame.dcm")
+    # pydicom yields the Basic Offset Table item first, then the fragments.
+    expected = list(generate_fragments(dcmread(corpus("OBXXXX1A_rle_2frame.dcm")).PixelData))
+    assert len(expected) >= 3
+    client = logged_in(viewer)
+    first = client.get(f"/inspect/instance/{instance.pk}/value",
+                       {"path": "7FE00010", "fragment": "1"})
+    assert first.content == expected[1] and len(first.content) > 100
+    bundle = client.get(f"/inspect/instance/{instance.pk}/value",
+                        {"path": "7FE00010", "fragments": "zip"})
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as zf:
+        names = sorted(zf.namelist())
+        assert len(names) == len(expected)
+        assert [zf.read(n) for n in names] == expected
+
+
+def test_json_bulk_data_uris_resolve(db: Any, own_folders: None, viewer: User) -> None:
+    instance = archived("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    client = logged_in(viewer)
+    document = json.loads(client.get(f"/inspect/instance/{instance.pk}/json/",
+                                     {"raw": "1"}).content)[0]
+    ds = dcmread(corpus("MR-SIEMENS-DICOM-WithOverlays.dcm"))
+    uris = {tag: el["BulkDataURI"] for tag, el in document.items() if "BulkDataURI" in el}
+    assert "7FE00010" in uris and "60003000" in uris
+    for tag, uri in uris.items():
+        url = urlparse(uri)
+        fetched = client.get(url.path + "?" + url.query)
+        assert fetched.content == ds[int(tag, 16)].value, tag
+    assert document["00100010"]["Value"][0]["Alphabetic"]
+
+
+def test_uploaded_files_are_private(db: Any, own_folders: None, viewer: User,
+                                    operator: User) -> None:
+    mine = logged_in(viewer)
+    response = mine.post("/inspect/", {"file": SimpleUploadedFile(
+        "face.dcm", corpus("OT-PAL-8-face.dcm").read_bytes())})
+    assert response.status_code == 302
+    url = response["Location"]
+    assert mine.get(url).status_code == 200
+    token = url.strip("/").split("/")[-1]
+    theirs = logged_in(operator)
+    for path in (url, f"{url}json/", f"{url}dump.txt", f"{url}value?path=7FE00010"):
+        assert theirs.get(path).status_code == 404, path
+    assert "face.dcm" in mine.get("/inspect/").content.decode()
+    assert "face.dcm" not in theirs.get("/inspect/").content.decode()
+    mine.post(f"/inspect/uploads/{token}/delete/")
+    assert mine.get(url).status_code == 404
+
+
+def test_bad_input_gets_clear_answers(db: Any, own_folders: None, viewer: User) -> None:
+    client = logged_in(viewer)
+    garbage = client.post("/inspect/", {"file": SimpleUploadedFile("junk.bin",
+                                                                   bytes(range(256)) * 8)})
+    page = client.get(garbage["Location"])
+    assert page.status_code == 200  # shown for what it is, not a 500
+    json_page = client.get(garbage["Location"] + "json/")
+    assert json_page.status_code in (200, 422)
+    instance = archived("693_UNCI.dcm")
+    for query in ({"path": "zzzz"}, {"path": "00100010/5/00100010"}, {"path": ""},
+                  {"path": "7FE00010", "fragment": "99"}):
+        assert client.get(f"/inspect/instance/{instance.pk}/value", query).status_code == 404
+    for url in ("/inspect/instance/999999/", "/inspect/nothing/1/", "/inspect/upload/abc/"):
+        assert client.get(url).status_code == 404
