@@ -2,10 +2,12 @@
 and imports of uploaded files."""
 
 import datetime as dt
+import json
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -15,6 +17,12 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from archive.filtersets import StudyFilterSet
 from archive.imports.uploads import stage_uploads, too_large_message
 from archive.indexing import delete_studies
+from archive.inspect.dump import dump
+from archive.inspect.filtering import filter_rows
+from archive.inspect.loading import Unreadable
+from archive.inspect.sources import InspectedFile, resolve_source
+from archive.inspect.text import dump_text
+from archive.inspect.views import dicom_json, read_value
 from archive.models import DuplicatePolicy, Instance, Series, Study
 from archive.storage import absolute_path
 from console.api import roles
@@ -162,6 +170,68 @@ def download_instance(request: HttpRequest, instance_id: int) -> FileResponse:
         raise Http404("The file of this instance is missing from storage.")
     return FileResponse(path.open("rb"), as_attachment=True, content_type="application/dicom",
                         filename=f"{instance.sop_instance_uid}.dcm")
+
+
+class DumpFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class DumpRowOut(Schema):
+    depth: int
+    kind: str
+    offset: int | None
+    tag: str
+    vr: str
+    vr_from_dictionary: bool
+    length: int | None
+    undefined_length: bool
+    vm: int
+    value: str
+    truncated: bool
+    keyword: str
+    name: str
+    creator: str
+    path: str
+    fragment: int | None
+
+
+def _instance_source(request: HttpRequest, instance_id: int) -> InspectedFile:
+    return resolve_source(request_user(request), "instance", str(instance_id))
+
+
+@router.get("/instances/{instance_id}/dump", response={200: list[DumpRowOut]})
+def instance_dump(request: HttpRequest, instance_id: int,
+                  format: DumpFormat = DumpFormat.JSON, q: str = "") -> Any:
+    """The dump as rows (``format=json``) or in dcmdump's text layout (``format=text``)."""
+    result = dump(_instance_source(request, instance_id).path)
+    if format == DumpFormat.TEXT:
+        return HttpResponse(dump_text(result), content_type="text/plain; charset=utf-8")
+    return [
+        {**row.__dict__, "tag": row.tag_text}
+        for row in filter_rows(result.rows, q)
+    ]
+
+
+@router.get("/instances/{instance_id}/dicom-json")
+def instance_dicom_json(request: HttpRequest, instance_id: int) -> HttpResponse:
+    """DICOM JSON (PS3.18 Annex F) with BulkDataURIs pointing at /value."""
+    source = _instance_source(request, instance_id)
+    try:
+        document = dicom_json(request, source)
+    except Unreadable as exc:
+        raise HttpError(422, str(exc)) from exc
+    return HttpResponse(json.dumps([document], ensure_ascii=False),
+                        content_type="application/dicom+json")
+
+
+@router.get("/instances/{instance_id}/value")
+def instance_value(request: HttpRequest, instance_id: int, path: str,
+                   fragment: int | None = None) -> HttpResponse:
+    """An element's value as stored in the file (or one encapsulated fragment)."""
+    source = _instance_source(request, instance_id)
+    data = read_value(source, dump(source.path), path, fragment)
+    return HttpResponse(data, content_type="application/octet-stream")
 
 
 @router.post("/imports/upload", response={201: ImportStarted, 413: dict, 422: dict},

@@ -121,3 +121,23 @@ def test_bad_input_gets_clear_answers(db: Any, own_folders: None, viewer: User) 
         assert client.get(f"/inspect/instance/{instance.pk}/value", query).status_code == 404
     for url in ("/inspect/instance/999999/", "/inspect/nothing/1/", "/inspect/upload/abc/"):
         assert client.get(url).status_code == 404
+
+
+def test_api_dump_json_and_value(db: Any, own_folders: None, viewer: User) -> None:
+    instance = archived("693_UNCI.dcm")
+    from django.test import Client
+
+    from console.tokens import issue_token
+
+    client = Client(headers={"Authorization": f"Bearer {issue_token(viewer, 't').raw}"})
+    rows = client.get(f"/api/instances/{instance.pk}/dump", {"q": "(0010,0020)"}).json()
+    assert [r["tag"] for r in rows] == ["(0010,0020)"] and rows[0]["vr"] == "LO"
+    text = client.get(f"/api/instances/{instance.pk}/dump", {"format": "text"})
+    assert text["Content-Type"].startswith("text/plain") and b"(0008,0016) UI" in text.content
+    document = client.get(f"/api/instances/{instance.pk}/dicom-json").json()[0]
+    assert document["00080060"] == {"vr": "CS", "Value": ["CT"]}
+    assert "BulkDataURI" in document["7FE00010"]
+    value = client.get(f"/api/instances/{instance.pk}/value", {"path": "00080060"})
+    assert value.content == b"CT"
+    assert client.get(f"/api/instances/{instance.pk}/value", {"path": "bad"}).status_code == 404
+    assert client.get(f"/api/instances/{instance.pk}/dump", {"format": "xml"}).status_code == 422
