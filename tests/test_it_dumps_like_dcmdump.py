@@ -91,3 +91,10 @@ def test_encapsulated_fragments_are_listed_with_offsets() -> None:
     for row in fragments:
         assert row.offset is not None and row.length is not None
         assert data[row.offset:row.offset + 4] == b"\xfe\xff\x00\xe0"
+
+
+def test_uids_carry_their_names_in_meta_and_data_set() -> None:
+    rows = {r.tag: r for r in dump(CORPUS / "MR2_UNCI.dcm").rows if r.kind == "element"}
+    assert rows[0x00020002].value.endswith("(MR Image Storage)")
+    assert rows[0x00080016].value.endswith("(MR Image Storage)")
+    assert "Explicit VR Little Endian" in rows[0x00020010].value

@@ -278,8 +278,9 @@ class _Parser:
             self.fp.seek(row.value_offset)
             return _display(self.fp.read(min(length, MAX_BINARY_BYTES * 8)), vr, little,
                             total=length)
+        source = self.values.file_meta if row.tag and row.tag >> 16 == 0x0002 else self.values
         try:
-            element = resolve(self.values, row.path)
+            element = resolve(source, row.path)
             return _format(element.value, vr)
         except Exception:
             assert row.value_offset is not None
