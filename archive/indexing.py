@@ -3,12 +3,12 @@ policy applied and the study/series counts kept right."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 from archive.models import DuplicatePolicy, Instance, InstanceSource, Patient, Series, Study
 from archive.reading import FileRejected, IndexKeys, read_index_keys
@@ -41,6 +41,21 @@ class StoreResult:
         return "stored"
 
 
+@dataclass
+class IndexCache:
+    """Patient/study/series rows already written during one import, with the values they
+    were written with, so that the instances of a series cost a few queries each."""
+
+    patients: dict[tuple[str, str], tuple[int, tuple[object, ...]]] = field(default_factory=dict)
+    studies: dict[str, tuple[int, tuple[object, ...]]] = field(default_factory=dict)
+    series: dict[str, tuple[int, int, tuple[object, ...]]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.patients.clear()
+        self.studies.clear()
+        self.series.clear()
+
+
 def store_file(
     path: Path,
     *,
@@ -48,6 +63,7 @@ def store_file(
     source_detail: str = "",
     policy: DuplicatePolicy = DuplicatePolicy.KEEP_FIRST,
     job: Job | None = None,
+    cache: IndexCache | None = None,
 ) -> StoreResult:
     """Archive one file. Raises FileRejected (not DICOM, corrupt, duplicate rejected) and
     OSError (the file could not be written: out of space, permissions)."""
@@ -65,10 +81,12 @@ def store_file(
         keys.study_instance_uid, keys.series_instance_uid, keys.sop_instance_uid
     )
     written = write_atomically(path, absolute_path(relative), parsed.part10_prefix)
+    record = _InstanceRecord(relative, written.size, written.sha256, source, source_detail, job)
+    cache = cache if cache is not None else IndexCache()
     try:
-        instance, old_path = _index(keys, relative, written.size, written.sha256,
-                                    source, source_detail, job)
+        instance, old_path = _index(keys, record, cache)
     except IntegrityError:
+        cache.clear()
         # Another writer indexed the same instance meanwhile: apply the policy to it.
         existing = Instance.objects.get(sop_instance_uid=keys.sop_instance_uid)
         if policy == DuplicatePolicy.REJECT:
@@ -82,78 +100,119 @@ def store_file(
     return StoreResult(outcome, instance, keys.warnings)
 
 
-def _index(
-    keys: IndexKeys,
-    relative: str,
-    size: int,
-    sha256: str,
-    source: InstanceSource,
-    source_detail: str,
-    job: Job | None,
-) -> tuple[Instance, str | None]:
+@dataclass(frozen=True)
+class _InstanceRecord:
+    relative: str
+    size: int
+    sha256: str
+    source: InstanceSource
+    source_detail: str
+    job: Job | None
+
+
+def _patient(keys: IndexKeys, cache: IndexCache) -> int:
+    key = (keys.patient_id, keys.issuer_of_patient_id)
+    values = (keys.patient_name, keys.birth_date, keys.sex)
+    cached = cache.patients.get(key)
+    if cached is not None and cached[1] == values:
+        return cached[0]
+    patient, _ = Patient.objects.get_or_create(
+        patient_id=keys.patient_id, issuer_of_patient_id=keys.issuer_of_patient_id
+    )
+    Patient.objects.filter(pk=patient.pk).update(
+        patient_name=keys.patient_name, patient_name_search=keys.patient_name.upper(),
+        birth_date=keys.birth_date, sex=keys.sex,
+    )
+    cache.patients[key] = (patient.pk, values)
+    return patient.pk
+
+
+def _study(keys: IndexKeys, patient_id: int, cache: IndexCache) -> int:
+    values = (patient_id, keys.study_date, keys.study_time, keys.accession_number,
+              keys.study_id, keys.study_description, keys.referring_physician_name)
+    cached = cache.studies.get(keys.study_instance_uid)
+    if cached is not None and cached[1] == values:
+        return cached[0]
+    study, _ = Study.objects.update_or_create(
+        study_instance_uid=keys.study_instance_uid,
+        defaults=dict(zip(("patient_id", "study_date", "study_time", "accession_number",
+                           "study_id", "study_description", "referring_physician_name"),
+                          values, strict=True)),
+    )
+    cache.studies[keys.study_instance_uid] = (study.pk, values)
+    return study.pk
+
+
+def _series(keys: IndexKeys, study_id: int, cache: IndexCache) -> tuple[int, bool]:
+    """The series' pk, and whether this call created it."""
+    values = (study_id, keys.modality, keys.series_number, keys.series_description,
+              keys.body_part_examined)
+    cached = cache.series.get(keys.series_instance_uid)
+    if cached is not None and cached[2] == values:
+        return cached[0], False
+    series, created = Series.objects.update_or_create(
+        series_instance_uid=keys.series_instance_uid,
+        defaults=dict(zip(("study_id", "modality", "series_number", "series_description",
+                           "body_part_examined"), values, strict=True)),
+    )
+    cache.series[keys.series_instance_uid] = (series.pk, study_id, values)
+    return series.pk, created or cached is None
+
+
+def _index(keys: IndexKeys, record: _InstanceRecord,
+           cache: IndexCache) -> tuple[Instance, str | None]:
     with transaction.atomic():
-        patient, _ = Patient.objects.get_or_create(
-            patient_id=keys.patient_id, issuer_of_patient_id=keys.issuer_of_patient_id
-        )
-        patient.patient_name = keys.patient_name
-        patient.patient_name_search = keys.patient_name.upper()
-        patient.birth_date = keys.birth_date
-        patient.sex = keys.sex
-        patient.save()
-        study, _ = Study.objects.update_or_create(
-            study_instance_uid=keys.study_instance_uid,
-            defaults={
-                "patient": patient,
-                "study_date": keys.study_date,
-                "study_time": keys.study_time,
-                "accession_number": keys.accession_number,
-                "study_id": keys.study_id,
-                "study_description": keys.study_description,
-                "referring_physician_name": keys.referring_physician_name,
-            },
-        )
-        series, _ = Series.objects.update_or_create(
-            series_instance_uid=keys.series_instance_uid,
-            defaults={
-                "study": study,
-                "modality": keys.modality,
-                "series_number": keys.series_number,
-                "series_description": keys.series_description,
-                "body_part_examined": keys.body_part_examined,
-            },
-        )
+        study_id = _study(keys, _patient(keys, cache), cache)
+        series_id, series_new = _series(keys, study_id, cache)
         previous = (
             Instance.objects.select_for_update()
             .filter(sop_instance_uid=keys.sop_instance_uid)
-            .select_related("series__study")
+            .values("pk", "file_path", "series_id", "file_size")
             .first()
         )
-        old_path = previous.file_path if previous else None
-        old_series = previous.series if previous else None
-        instance, _ = Instance.objects.update_or_create(
-            sop_instance_uid=keys.sop_instance_uid,
-            defaults={
-                "series": series,
-                "sop_class_uid": keys.sop_class_uid,
-                "instance_number": keys.instance_number,
-                "transfer_syntax_uid": keys.transfer_syntax_uid,
-                "rows": keys.rows,
-                "columns": keys.columns,
-                "number_of_frames": keys.number_of_frames,
-                "specific_character_set": keys.specific_character_set,
-                "warnings": "\n".join(keys.warnings)[:10000],
-                "file_path": relative,
-                "file_size": size,
-                "sha256": sha256,
-                "source": source,
-                "source_detail": source_detail[:512],
-                "source_job": job,
-            },
-        )
-        refresh_counts(series)
-        if old_series is not None and old_series.pk != series.pk:
-            refresh_counts(old_series)
-    return instance, old_path
+        fields = {
+            "series_id": series_id,
+            "sop_class_uid": keys.sop_class_uid,
+            "instance_number": keys.instance_number,
+            "transfer_syntax_uid": keys.transfer_syntax_uid,
+            "rows": keys.rows,
+            "columns": keys.columns,
+            "number_of_frames": keys.number_of_frames,
+            "specific_character_set": keys.specific_character_set,
+            "warnings": "\n".join(keys.warnings)[:10000],
+            "file_path": record.relative,
+            "file_size": record.size,
+            "sha256": record.sha256,
+            "source": record.source,
+            "source_detail": record.source_detail[:512],
+            "source_job": record.job,
+        }
+        if previous is None:
+            instance = Instance.objects.create(sop_instance_uid=keys.sop_instance_uid, **fields)
+            Series.objects.filter(pk=series_id).update(
+                number_of_instances=F("number_of_instances") + 1)
+            Study.objects.filter(pk=study_id).update(
+                number_of_instances=F("number_of_instances") + 1,
+                size_bytes=F("size_bytes") + record.size)
+            if series_new:
+                _refresh_study(study_id)
+            return instance, None
+        Instance.objects.filter(pk=previous["pk"]).update(**fields)
+        instance = Instance.objects.get(pk=previous["pk"])
+        refresh_counts(instance.series)
+        if previous["series_id"] != series_id:
+            old = Series.objects.filter(pk=previous["series_id"]).first()
+            if old is not None:
+                refresh_counts(old)
+            cache.clear()
+        return instance, previous["file_path"]
+
+
+def _refresh_study(study_id: int) -> None:
+    series = Series.objects.filter(study_id=study_id)
+    modalities = sorted({m for m in series.values_list("modality", flat=True) if m})
+    Study.objects.filter(pk=study_id).update(
+        number_of_series=series.count(), modalities_in_study="\\".join(modalities))
 
 
 def refresh_counts(series: Series) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from archive.imports.roots import PathRefused, import_roots, resolve_import_path
 from archive.imports.sources import count_candidates, iter_candidates
 from archive.imports.uploads import staged_upload_dir
-from archive.indexing import StoreOutcome, store_file
+from archive.indexing import IndexCache, StoreOutcome, store_file
 from archive.models import DuplicatePolicy, InstanceSource
 from archive.reading import FileRejected
 from netjobs.jobs.base import JobContext, JobFailed, JobKind, JobOutcome
@@ -80,6 +80,7 @@ def _import(
     ctx.log(f"{total} file(s) to read under {root}; duplicates: {policy.label.lower()}.")
     counts = {"stored": 0, "replaced": 0, "duplicates": 0, "rejected": 0, "failed": 0}
     items: list[JobItem] = []
+    cache = IndexCache()
     done = 0
     for candidate in iter_candidates(root, roots):
         ctx.check_cancelled()
@@ -91,7 +92,7 @@ def _import(
             try:
                 result = store_file(
                     candidate.path, source=source, source_detail=candidate.name,
-                    policy=policy, job=ctx.job,
+                    policy=policy, job=ctx.job, cache=cache,
                 )
             except FileRejected as exc:
                 counts["rejected"] += 1
