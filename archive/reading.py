@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
@@ -110,6 +111,20 @@ def _text(ds: Dataset, keyword: str, limit: int) -> str:
     return str(value).replace("\x00", "").strip()[:limit]
 
 
+def check_elements_complete(ds: Dataset) -> None:
+    """Every element read whole: a declared length past the end of the file means the file
+    is truncated (pydicom reads what there is and says nothing)."""
+    for tag in ds.keys():  # noqa: SIM118 - keys() keeps elements raw
+        raw = ds.get_item(tag)
+        if not isinstance(raw, RawDataElement) or raw.length == UNDEFINED_LENGTH:
+            continue
+        if isinstance(raw.value, bytes) and len(raw.value) < raw.length:
+            raise FileRejected(
+                f"truncated: element ({tag.group:04X},{tag.element:04X}) declares "
+                f"{raw.length} bytes but only {len(raw.value)} remain in the file"
+            )
+
+
 def check_pixel_data_complete(fp: BinaryIO, size: int, transfer_syntax: UID) -> None:
     """After a stop_before_pixels read, ``fp`` is at the Pixel Data element (if any):
     check that its declared length, or its encapsulated fragments, fit in the file."""
@@ -199,6 +214,7 @@ def read_index_keys(path: Path) -> ParsedFile:
                         "dataset has no SOP Class UID"
                     )
                 transfer_syntax = _transfer_syntax(ds, has_header)
+                check_elements_complete(ds)
                 check_pixel_data_complete(fp, size, transfer_syntax)
                 keys = _keys(ds, transfer_syntax)
             except FileRejected:
