@@ -22,7 +22,7 @@ from archive.inspect.filtering import filter_rows
 from archive.inspect.loading import Unreadable
 from archive.inspect.sources import InspectedFile, resolve_source
 from archive.inspect.text import dump_text
-from archive.inspect.views import dicom_json, read_value
+from archive.inspect.views import dicom_json, native_xml, read_value
 from archive.models import DuplicatePolicy, Instance, Series, Study
 from archive.storage import absolute_path
 from console.api import roles
@@ -173,8 +173,10 @@ def download_instance(request: HttpRequest, instance_id: int) -> FileResponse:
 
 
 class DumpFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+    TEXT = "text"  # dcmdump's layout
+    JSON = "json"  # DICOM JSON, PS3.18 Annex F
+    XML = "xml"  # Native DICOM Model, PS3.19 Annex A
+    ROWS = "rows"  # the dump as structured rows
 
 
 class DumpRowOut(Schema):
@@ -203,26 +205,21 @@ def _instance_source(request: HttpRequest, instance_id: int) -> InspectedFile:
 @router.get("/instances/{instance_id}/dump", response={200: list[DumpRowOut]})
 def instance_dump(request: HttpRequest, instance_id: int,
                   format: DumpFormat = DumpFormat.JSON, q: str = "") -> Any:
-    """The dump as rows (``format=json``) or in dcmdump's text layout (``format=text``)."""
-    result = dump(_instance_source(request, instance_id).path)
-    if format == DumpFormat.TEXT:
-        return HttpResponse(dump_text(result), content_type="text/plain; charset=utf-8")
-    return [
-        {**row.__dict__, "tag": row.tag_text}
-        for row in filter_rows(result.rows, q)
-    ]
-
-
-@router.get("/instances/{instance_id}/dicom-json")
-def instance_dicom_json(request: HttpRequest, instance_id: int) -> HttpResponse:
-    """DICOM JSON (PS3.18 Annex F) with BulkDataURIs pointing at /value."""
+    """The instance as dcmdump text, DICOM JSON, Native DICOM XML (both with BulkDataURIs
+    pointing at /value), or the dump's rows (``format=rows``, filtered by ``q``)."""
     source = _instance_source(request, instance_id)
     try:
-        document = dicom_json(request, source)
+        if format == DumpFormat.JSON:
+            return HttpResponse(json.dumps([dicom_json(request, source)], ensure_ascii=False),
+                                content_type="application/dicom+json")
+        if format == DumpFormat.XML:
+            return HttpResponse(native_xml(request, source), content_type="application/dicom+xml")
     except Unreadable as exc:
         raise HttpError(422, str(exc)) from exc
-    return HttpResponse(json.dumps([document], ensure_ascii=False),
-                        content_type="application/dicom+json")
+    result = dump(source.path)
+    if format == DumpFormat.TEXT:
+        return HttpResponse(dump_text(result), content_type="text/plain; charset=utf-8")
+    return [{**row.__dict__, "tag": row.tag_text} for row in filter_rows(result.rows, q)]
 
 
 @router.get("/instances/{instance_id}/value")

@@ -21,5 +21,6 @@ urlpatterns = [
     path("inspect/<str:kind>/<str:ident>/dump.txt", inspect.inspect_dump_text,
          name="inspect_text"),
     path("inspect/<str:kind>/<str:ident>/json/", inspect.inspect_json, name="inspect_json"),
+    path("inspect/<str:kind>/<str:ident>/xml/", inspect.inspect_xml, name="inspect_xml"),
     path("inspect/<str:kind>/<str:ident>/value", inspect.inspect_value, name="inspect_value"),
 ]

@@ -130,14 +130,23 @@ def test_api_dump_json_and_value(db: Any, own_folders: None, viewer: User) -> No
     from console.tokens import issue_token
 
     client = Client(headers={"Authorization": f"Bearer {issue_token(viewer, 't').raw}"})
-    rows = client.get(f"/api/instances/{instance.pk}/dump", {"q": "(0010,0020)"}).json()
+    rows = client.get(f"/api/instances/{instance.pk}/dump",
+                      {"format": "rows", "q": "(0010,0020)"}).json()
     assert [r["tag"] for r in rows] == ["(0010,0020)"] and rows[0]["vr"] == "LO"
     text = client.get(f"/api/instances/{instance.pk}/dump", {"format": "text"})
     assert text["Content-Type"].startswith("text/plain") and b"(0008,0016) UI" in text.content
-    document = client.get(f"/api/instances/{instance.pk}/dicom-json").json()[0]
+    document = client.get(f"/api/instances/{instance.pk}/dump", {"format": "json"}).json()[0]
     assert document["00080060"] == {"vr": "CS", "Value": ["CT"]}
     assert "BulkDataURI" in document["7FE00010"]
     value = client.get(f"/api/instances/{instance.pk}/value", {"path": "00080060"})
     assert value.content == b"CT"
     assert client.get(f"/api/instances/{instance.pk}/value", {"path": "bad"}).status_code == 404
-    assert client.get(f"/api/instances/{instance.pk}/dump", {"format": "xml"}).status_code == 422
+    xml = client.get(f"/api/instances/{instance.pk}/dump", {"format": "xml"})
+    assert xml["Content-Type"] == "application/dicom+xml"
+    from archive.inspect.nativexml import from_native_xml
+
+    again = from_native_xml(xml.content, bulk_loader=lambda uri: b"")
+    assert again.Modality == "CT" and "PixelData" in again
+    assert client.get(f"/api/instances/{instance.pk}/dump", {"format": "pdf"}).status_code == 422
+    page = logged_in(viewer).get(f"/inspect/instance/{instance.pk}/xml/")
+    assert page.status_code == 200 and "NativeDicomModel" in page.content.decode()

@@ -103,9 +103,16 @@ def _person_name(value: Any) -> Any:
     return cleaned or None
 
 
+def encapsulated_vr(element: DataElement) -> str:
+    """Encapsulated pixel data is OB (PS3.5 A.4) whatever VR the file's header declares."""
+    if int(element.tag) == 0x7FE00010 and element.is_undefined_length:
+        return "OB"
+    return str(element.VR)
+
+
 def _binary(element: DataElement, path: list[int], bulk_uri: BulkUri | None, threshold: int,
             little_endian: bool) -> dict[str, Any]:
-    vr = element.VR
+    vr = encapsulated_vr(element)
     raw = element.value
     if raw is None or raw == b"":
         return {"vr": vr}

@@ -30,7 +30,7 @@ class LoadedFile:
 # pydicom replaces an explicit UN with the dictionary VR while reading, through a global
 # switch. Inspection shows the file as it is (as dcmdump and dcm2json do), so it reads with
 # the switch off, converting every element before the switch is restored.
-_AS_STORED = threading.Lock()
+AS_STORED = threading.Lock()
 
 
 def _convert_all(ds: Dataset) -> None:
@@ -50,7 +50,7 @@ TRUNCATED_WARNING = (
 
 
 def _read(path: Path, as_stored: bool, stop_before_pixels: bool = False) -> Dataset:
-    with _AS_STORED:
+    with AS_STORED:
         previous = config.replace_un_with_known_vr
         config.replace_un_with_known_vr = not as_stored
         try:

@@ -18,6 +18,7 @@ from archive.inspect.dicomjson import to_dicom_json
 from archive.inspect.dump import Dump, dump
 from archive.inspect.filtering import filter_rows
 from archive.inspect.loading import Unreadable, load
+from archive.inspect.nativexml import to_native_xml
 from archive.inspect.sources import (
     InspectedFile,
     delete_upload,
@@ -105,6 +106,30 @@ def inspect_json(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
         return response
     return render(request, "archive/inspect_json.html",
                   {"source": source, "json": text, "tab": "json"})
+
+
+def native_xml(request: HttpRequest, source: InspectedFile) -> bytes:
+    loaded = load(source.path)
+    value_url = request.build_absolute_uri(source.url("value"))
+    return to_native_xml(loaded.dataset, little_endian=loaded.little_endian,
+                         bulk_uri=lambda path: f"{value_url}?path={path}")
+
+
+@role_required(Role.VIEWER)
+def inspect_xml(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    try:
+        document = native_xml(request, source)
+    except Unreadable as exc:
+        return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
+                      status=422)
+    if request.GET.get("download") or request.GET.get("raw"):
+        response = HttpResponse(document, content_type="application/dicom+xml")
+        if request.GET.get("download"):
+            response["Content-Disposition"] = f'attachment; filename="{source.ident}.xml"'
+        return response
+    return render(request, "archive/inspect_xml.html",
+                  {"source": source, "xml": document.decode(), "tab": "xml"})
 
 
 def read_value(source: InspectedFile, result: Dump, path: str,
