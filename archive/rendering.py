@@ -60,7 +60,7 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 def decode_frame(path: Path, frame: int = 0) -> tuple[np.ndarray, Dataset]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = dcmread(path, defer_size=64 * 1024)  # header only; large values stay on disk
+        ds = dcmread(path, defer_size=64 * 1024, force=True)  # large values stay on disk
     if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
         raise RenderRefused("This object has no readable pixel data.")
     check_budget(ds)
@@ -68,12 +68,48 @@ def decode_frame(path: Path, frame: int = 0) -> tuple[np.ndarray, Dataset]:
     if not 0 <= frame < frames:
         raise RenderRefused(f"Frame {frame + 1} does not exist (the image has {frames}).")
     try:
-        arr = pixel_array(str(path), index=frame)
+        if _is_one_bit_rle(ds):
+            return decode_one_bit_rle(ds, frame), ds
+        if _has_part10_header(path):
+            arr = pixel_array(str(path), index=frame)
+        else:  # a bare dataset: decode through the dataset
+            full = dcmread(path, force=True).pixel_array
+            arr = full[frame] if frames > 1 else full
     except Exception as exc:  # codec missing, corrupt stream…
         raise RenderRefused(
             f"The pixel data cannot be decoded: {type(exc).__name__}: {exc}"
         ) from exc
     return arr, ds
+
+
+def _has_part10_header(path: Path) -> bool:
+    with path.open("rb") as fp:
+        fp.seek(128)
+        return fp.read(4) == b"DICM"
+
+
+def _is_one_bit_rle(ds: Dataset) -> bool:
+    return (ds.file_meta.get("TransferSyntaxUID") == "1.2.840.10008.1.2.5"
+            and int(ds.get("BitsAllocated", 0) or 0) == 1)
+
+
+def decode_one_bit_rle(ds: Dataset, frame: int) -> np.ndarray:
+    """RLE Lossless with 1 bit allocated (segmentations): neither pydicom nor pylibjpeg
+    decodes it. One segment of packed bits, the first pixel in the lowest bit (PS3.5 8.1.1)."""
+    from pydicom.encaps import generate_frames
+    from pydicom.pixels.decoders.rle import _rle_decode_segment, _rle_parse_header
+
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    data = ds.PixelData if ds.PixelData is not None else b""
+    encoded = next(f for i, f in enumerate(generate_frames(data, number_of_frames=frames))
+                   if i == frame)
+    offsets = _rle_parse_header(encoded[:64])
+    if len(offsets) != 1:
+        raise RenderRefused(f"1-bit RLE frame with {len(offsets)} segments (expected 1)")
+    packed = np.frombuffer(bytes(_rle_decode_segment(encoded[offsets[0]:])), dtype=np.uint8)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    bits = np.unpackbits(packed, bitorder="little")[: rows * columns]
+    return bits.reshape(rows, columns)
 
 
 def linear_window(values: np.ndarray, window: Window) -> np.ndarray:
@@ -115,7 +151,7 @@ def render(path: Path, frame: int = 0, window: Window | None = None) -> Image.Im
 
 
 def thumbnail(path: Path, size: int = 128) -> Image.Image:
-    ds = dcmread(path, stop_before_pixels=True)
+    ds = dcmread(path, stop_before_pixels=True, force=True)
     middle = int(ds.get("NumberOfFrames", 1) or 1) // 2
     image = render(path, middle)
     image.thumbnail((size, size))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -150,3 +151,31 @@ def test_api_dump_json_and_value(db: Any, own_folders: None, viewer: User) -> No
     assert client.get(f"/api/instances/{instance.pk}/dump", {"format": "pdf"}).status_code == 422
     page = logged_in(viewer).get(f"/inspect/instance/{instance.pk}/xml/")
     assert page.status_code == 200 and "NativeDicomModel" in page.content.decode()
+
+
+def test_info_and_render_pages(db: Any, own_folders: None, viewer: User, settings: Any) -> None:
+    from PIL import Image
+
+    instance = archived("693_UNCI.dcm")
+    client = logged_in(viewer)
+    info = client.get(f"/inspect/instance/{instance.pk}/info/").content.decode()
+    assert "AXIAL" in info and "MD5 of the decoded pixel data" in info
+    page = client.get(f"/inspect/instance/{instance.pk}/render/").content.decode()
+    assert "CT lung" in page and "from the file" in page
+    png = client.get(f"/inspect/instance/{instance.pk}/frame", {"preset": "lung"})
+    assert png["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).size == (512, 512)
+    jpeg = client.get(f"/inspect/instance/{instance.pk}/frame",
+                      {"wc": "40", "ww": "400", "format": "jpeg", "download": "1"})
+    assert jpeg["Content-Type"] == "image/jpeg"
+    assert "attachment" in jpeg["Content-Disposition"]
+    lung = np.asarray(Image.open(io.BytesIO(png.content)))
+    soft = np.asarray(Image.open(io.BytesIO(client.get(
+        f"/inspect/instance/{instance.pk}/frame", {"wc": "40", "ww": "400"}).content)))
+    assert not np.array_equal(lung, soft)  # the window changes the picture
+    for query in ({"frame": "2"}, {"frame": "x"}, {"frame": "0"}):
+        bad = client.get(f"/inspect/instance/{instance.pk}/frame", query)
+        assert bad.status_code == 422 and b"does not exist" in bad.content
+    settings.RENDER_MAX_PIXELS = 100
+    refused = client.get(f"/inspect/instance/{instance.pk}/frame")
+    assert refused.status_code == 422 and b"budget" in refused.content

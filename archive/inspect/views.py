@@ -17,6 +17,7 @@ from archive.imports.uploads import too_large_message
 from archive.inspect.dicomjson import to_dicom_json
 from archive.inspect.dump import Dump, dump
 from archive.inspect.filtering import filter_rows
+from archive.inspect.info import image_info
 from archive.inspect.loading import Unreadable, load
 from archive.inspect.nativexml import to_native_xml
 from archive.inspect.sources import (
@@ -27,6 +28,8 @@ from archive.inspect.sources import (
     uploaded_files,
 )
 from archive.inspect.text import dump_text
+from archive.rendering import RenderRefused, Window, file_window
+from archive.rendering import render as render_frame
 from console.roles import Role, request_user, role_required
 
 RAW_CHUNK = 1024 * 1024
@@ -130,6 +133,77 @@ def inspect_xml(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
         return response
     return render(request, "archive/inspect_xml.html",
                   {"source": source, "xml": document.decode(), "tab": "xml"})
+
+
+WINDOW_PRESETS = {
+    "lung": ("CT lung", -600.0, 1500.0),
+    "mediastinum": ("CT mediastinum", 50.0, 350.0),
+    "abdomen": ("CT abdomen", 40.0, 400.0),
+    "liver": ("CT liver", 60.0, 160.0),
+    "bone": ("CT bone", 400.0, 1800.0),
+    "brain": ("CT brain", 40.0, 80.0),
+}
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def chosen_window(request: HttpRequest) -> Window | None:
+    preset = WINDOW_PRESETS.get(request.GET.get("preset", ""))
+    if preset is not None:
+        return Window(preset[1], preset[2])
+    center, width = _float(request.GET.get("wc")), _float(request.GET.get("ww"))
+    if center is not None and width is not None and width >= 1:
+        return Window(center, width)
+    return None
+
+
+@role_required(Role.VIEWER)
+def inspect_info(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    info = image_info(source.path)
+    return render(request, "archive/inspect_info.html",
+                  {"source": source, "info": info, "tab": "info"})
+
+
+@role_required(Role.VIEWER)
+def inspect_render_page(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    loaded = load(source.path)
+    ds = loaded.dataset
+    window = file_window(ds)
+    return render(request, "archive/inspect_render.html", {
+        "source": source, "tab": "render",
+        "frames": int(ds.get("NumberOfFrames", 1) or 1),
+        "file_window": window, "presets": WINDOW_PRESETS,
+        "monochrome": str(ds.get("PhotometricInterpretation", "")).startswith("MONOCHROME"),
+    })
+
+
+@role_required(Role.VIEWER)
+def inspect_render(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    """One frame as PNG (default) or JPEG; ``frame`` counts from 1."""
+    source = _source(request, kind, ident)
+    frame_text = request.GET.get("frame", "1")
+    frame = int(frame_text) - 1 if frame_text.isdigit() else -1
+    try:
+        image = render_frame(source.path, frame, chosen_window(request))
+    except RenderRefused as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
+    output = io.BytesIO()
+    as_jpeg = request.GET.get("format") == "jpeg"
+    image.save(output, format="JPEG" if as_jpeg else "PNG", quality=92)
+    response = HttpResponse(output.getvalue(),
+                            content_type="image/jpeg" if as_jpeg else "image/png")
+    if request.GET.get("download"):
+        suffix = "jpg" if as_jpeg else "png"
+        response["Content-Disposition"] = \
+            f'attachment; filename="{source.ident}-frame{frame + 1}.{suffix}"'
+    return response
 
 
 def read_value(source: InspectedFile, result: Dump, path: str,
