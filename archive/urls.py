@@ -1,6 +1,7 @@
 from django.urls import path
 
 from archive import views
+from archive.inspect import tools_views as tools
 from archive.inspect import views as inspect
 
 app_name = "archive"
@@ -16,6 +17,10 @@ urlpatterns = [
          name="instance_detail"),
     path("archive/instances/<int:pk>/file.dcm", views.instance_download, name="instance_download"),
     path("inspect/", inspect.inspect_home, name="inspect_home"),
+    path("tools/", tools.tools_home, name="tools"),
+    path("tools/diff/", tools.diff_page, name="diff"),
+    path("tools/scanner/", tools.scanner_page, name="scanner"),
+    path("tools/format/", tools.pattern_page, name="pattern"),
     path("inspect/uploads/<str:token>/delete/", inspect.inspect_delete, name="inspect_delete"),
     path("inspect/<str:kind>/<str:ident>/", inspect.inspect_dump, name="inspect_dump"),
     path("inspect/<str:kind>/<str:ident>/dump.txt", inspect.inspect_dump_text,

@@ -26,7 +26,7 @@ NAVIGATION = (
     NavItem("Dashboard", "dashboard", Role.VIEWER, "/$"),
     NavItem("Archive", "archive:study_list", Role.VIEWER, "/archive/"),
     NavItem("Import", "archive:import", Role.OPERATOR, "/archive/import/"),
-    NavItem("Inspect a file", "archive:inspect_home", Role.VIEWER, "/inspect/"),
+    NavItem("Tools", "archive:tools", Role.VIEWER, "/tools/"),
     NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, "/aes/"),
     NavItem("Jobs", "netjobs:job_list", Role.VIEWER, "/jobs/"),
     NavItem("API tokens", "tokens", Role.VIEWER, "/account/"),
