@@ -2,6 +2,7 @@
 and imports of uploaded files."""
 
 import datetime as dt
+import io
 import json
 from enum import StrEnum
 from typing import Any
@@ -19,11 +20,15 @@ from archive.imports.uploads import stage_uploads, too_large_message
 from archive.indexing import delete_studies
 from archive.inspect.dump import dump
 from archive.inspect.filtering import filter_rows
-from archive.inspect.loading import Unreadable
+from archive.inspect.info import image_info
+from archive.inspect.loading import Unreadable, load
 from archive.inspect.sources import InspectedFile, resolve_source
 from archive.inspect.text import dump_text
+from archive.inspect.validate import validate
 from archive.inspect.views import dicom_json, native_xml, read_value
 from archive.models import DuplicatePolicy, Instance, Series, Study
+from archive.rendering import RenderRefused, Window
+from archive.rendering import render as render_frame
 from archive.storage import absolute_path
 from console.api import roles
 from console.roles import Role, request_user
@@ -229,6 +234,55 @@ def instance_value(request: HttpRequest, instance_id: int, path: str,
     source = _instance_source(request, instance_id)
     data = read_value(source, dump(source.path), path, fragment)
     return HttpResponse(data, content_type="application/octet-stream")
+
+
+class FindingOut(Schema):
+    severity: str
+    kind: str
+    where: str
+    keyword: str
+    module: str
+    message: str
+
+
+class InfoOut(Schema):
+    facts: dict[str, str]
+    lossy: bool | None
+    lossy_reason: str
+    pixel_md5: str
+
+
+@router.get("/instances/{instance_id}/validate", response=list[FindingOut])
+def instance_validate(request: HttpRequest, instance_id: int) -> Any:
+    """Findings like dciodvfy: missing Type 1/2, empty Type 1, wrong VR, bad values, VM."""
+    try:
+        return validate(load(_instance_source(request, instance_id).path).dataset)
+    except Unreadable as exc:
+        raise HttpError(422, str(exc)) from exc
+
+
+@router.get("/instances/{instance_id}/info", response=InfoOut)
+def instance_info(request: HttpRequest, instance_id: int) -> dict[str, Any]:
+    info = image_info(_instance_source(request, instance_id).path)
+    return {"facts": dict(info.facts), "lossy": info.lossy, "lossy_reason": info.lossy_reason,
+            "pixel_md5": info.pixel_md5}
+
+
+@router.get("/instances/{instance_id}/render")
+def instance_render(request: HttpRequest, instance_id: int, frame: int = 1,
+                    wc: float | None = None, ww: float | None = None,
+                    format: str = "png") -> HttpResponse:
+    """One frame as PNG or JPEG, windowed with wc/ww or the file's window."""
+    source = _instance_source(request, instance_id)
+    window = Window(wc, ww) if wc is not None and ww is not None and ww >= 1 else None
+    try:
+        image = render_frame(source.path, frame - 1, window)
+    except RenderRefused as exc:
+        raise HttpError(422, str(exc)) from exc
+    output = io.BytesIO()
+    as_jpeg = format == "jpeg"
+    image.save(output, format="JPEG" if as_jpeg else "PNG", quality=92)
+    return HttpResponse(output.getvalue(), content_type="image/jpeg" if as_jpeg else "image/png")
 
 
 @router.post("/imports/upload", response={201: ImportStarted, 413: dict, 422: dict},

@@ -28,6 +28,8 @@ urlpatterns = [
     path("inspect/<str:kind>/<str:ident>/json/", inspect.inspect_json, name="inspect_json"),
     path("inspect/<str:kind>/<str:ident>/xml/", inspect.inspect_xml, name="inspect_xml"),
     path("inspect/<str:kind>/<str:ident>/info/", inspect.inspect_info, name="inspect_info"),
+    path("inspect/<str:kind>/<str:ident>/validate/", inspect.inspect_validate,
+         name="inspect_validate"),
     path("inspect/<str:kind>/<str:ident>/render/", inspect.inspect_render_page,
          name="inspect_render_page"),
     path("inspect/<str:kind>/<str:ident>/frame", inspect.inspect_render, name="inspect_render"),

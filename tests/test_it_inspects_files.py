@@ -179,3 +179,22 @@ def test_info_and_render_pages(db: Any, own_folders: None, viewer: User, setting
     settings.RENDER_MAX_PIXELS = 100
     refused = client.get(f"/inspect/instance/{instance.pk}/frame")
     assert refused.status_code == 422 and b"budget" in refused.content
+
+
+def test_validate_page_and_api(db: Any, own_folders: None, viewer: User) -> None:
+    from django.test import Client
+
+    from console.tokens import issue_token
+
+    instance = archived("693_UNCI.dcm")
+    page = logged_in(viewer).get(f"/inspect/instance/{instance.pk}/validate/")
+    assert page.status_code == 200 and "FrameOfReferenceUID" in page.content.decode()
+    client = Client(headers={"Authorization": f"Bearer {issue_token(viewer, 't').raw}"})
+    findings = client.get(f"/api/instances/{instance.pk}/validate").json()
+    assert {"keyword": "FrameOfReferenceUID", "kind": "missing_type1"}.items() <= \
+        next(f for f in findings if f["keyword"] == "FrameOfReferenceUID").items()
+    info = client.get(f"/api/instances/{instance.pk}/info").json()
+    assert info["facts"]["Orientation"].startswith("AXIAL") and len(info["pixel_md5"]) == 32
+    png = client.get(f"/api/instances/{instance.pk}/render", {"wc": "40", "ww": "400"})
+    assert png["Content-Type"] == "image/png"
+    assert client.get(f"/api/instances/{instance.pk}/render", {"frame": "9"}).status_code == 422

@@ -28,6 +28,7 @@ from archive.inspect.sources import (
     uploaded_files,
 )
 from archive.inspect.text import dump_text
+from archive.inspect.validate import Severity, validate
 from archive.rendering import RenderRefused, Window, file_window
 from archive.rendering import render as render_frame
 from console.roles import Role, request_user, role_required
@@ -168,6 +169,20 @@ def inspect_info(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     info = image_info(source.path)
     return render(request, "archive/inspect_info.html",
                   {"source": source, "info": info, "tab": "info"})
+
+
+@role_required(Role.VIEWER)
+def inspect_validate(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    source = _source(request, kind, ident)
+    try:
+        findings = validate(load(source.path).dataset)
+    except Unreadable as exc:
+        return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
+                      status=422)
+    counts = {severity: sum(1 for f in findings if f.severity == severity)
+              for severity in Severity}
+    return render(request, "archive/inspect_validate.html", {
+        "source": source, "findings": findings, "counts": counts, "tab": "validate"})
 
 
 @role_required(Role.VIEWER)
