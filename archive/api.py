@@ -16,12 +16,16 @@ from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from archive.filtersets import StudyFilterSet
+from archive.imports.roots import PathRefused, resolve_import_path
 from archive.imports.uploads import stage_uploads, too_large_message
 from archive.indexing import delete_studies
+from archive.inspect.diff import diff_datasets
 from archive.inspect.dump import dump
 from archive.inspect.filtering import filter_rows
 from archive.inspect.info import image_info
 from archive.inspect.loading import Unreadable, load
+from archive.inspect.patterns import BadPattern, apply_pattern, compile_pattern, parse_overrides
+from archive.inspect.scanner import BadTag, header, parse_tags, scan, to_csv
 from archive.inspect.sources import InspectedFile, resolve_source
 from archive.inspect.text import dump_text
 from archive.inspect.validate import validate
@@ -283,6 +287,83 @@ def instance_render(request: HttpRequest, instance_id: int, frame: int = 1,
     as_jpeg = format == "jpeg"
     image.save(output, format="JPEG" if as_jpeg else "PNG", quality=92)
     return HttpResponse(output.getvalue(), content_type="image/jpeg" if as_jpeg else "image/png")
+
+
+class DifferenceOut(Schema):
+    path: str
+    keyword: str
+    kind: str
+    first: str
+    second: str
+
+
+@router.get("/diff", response=list[DifferenceOut])
+def diff(request: HttpRequest, a: int, b: int, meta: bool = False,
+         truncate: int | None = None) -> Any:
+    """Differences between archived instances ``a`` and ``b`` (like gdcmdiff)."""
+    first = load(_instance_source(request, a).path).dataset
+    second = load(_instance_source(request, b).path).dataset
+    return diff_datasets(first, second, include_meta=meta, truncate=truncate or None)
+
+
+class ScanOut(Schema):
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@router.get("/scanner", response=ScanOut)
+def scanner(request: HttpRequest, tags: str, study: int | None = None,
+            job: int | None = None, path: str | None = None, format: str = "json") -> Any:
+    """Chosen tags (keywords or gggg,eeee, space-separated) across a study, the instances an
+    import archived, or a server folder under the import roots; ``format=csv`` for CSV."""
+    try:
+        tag_list = parse_tags(tags)
+        if study is not None:
+            files = [(i.sop_instance_uid, absolute_path(i.file_path))
+                     for i in Instance.objects.filter(series__study_id=study)]
+        elif job is not None:
+            files = [(i.source_detail or i.sop_instance_uid, absolute_path(i.file_path))
+                     for i in Instance.objects.filter(source_job_id=job)]
+        elif path:
+            folder = resolve_import_path(path)
+            found = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() \
+                else [folder]
+            files = [(str(p.relative_to(folder)) if p != folder else p.name, p) for p in found]
+        else:
+            raise HttpError(422, "give study, job or path")
+    except (BadTag, PathRefused) as exc:
+        raise HttpError(422, str(exc)) from exc
+    rows = scan(files, tag_list)
+    if format == "csv":
+        return HttpResponse(to_csv(rows, tag_list), content_type="text/csv")
+    columns = header(tag_list)
+    return {"columns": columns, "rows": [
+        {"file": row.label, "values": dict(zip(columns, row.values, strict=True)),
+         "problem": row.problem} for row in rows]}
+
+
+class FormattedOut(Schema):
+    instance: int
+    result: str
+
+
+@router.get("/format", response=list[FormattedOut])
+def format_pattern(request: HttpRequest, pattern: str, study: int | None = None,
+                   instance: int | None = None, set: str = "") -> Any:
+    """A dcm2str-style pattern applied to an instance or to every instance of a study;
+    ``set`` holds overrides, one ``tag=value`` a line."""
+    try:
+        parts, overrides = compile_pattern(pattern), parse_overrides(set)
+    except BadPattern as exc:
+        raise HttpError(422, str(exc)) from exc
+    if instance is not None:
+        chosen = [get_object_or_404(Instance, pk=instance)]
+    elif study is not None:
+        chosen = list(Instance.objects.filter(series__study_id=study))
+    else:
+        raise HttpError(422, "give study or instance")
+    return [{"instance": i.pk, "result": apply_pattern(
+        parts, load(absolute_path(i.file_path)).dataset, overrides)} for i in chosen]
 
 
 @router.post("/imports/upload", response={201: ImportStarted, 413: dict, 422: dict},

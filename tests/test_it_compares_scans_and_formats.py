@@ -129,3 +129,28 @@ def test_pattern_page_applies_to_a_study(db: Any, own_folders: None, viewer: Use
     bad = logged_in(viewer).get("/tools/format/", {"study": str(instance.series.study_id),
                                                    "pattern": "{oops"})
     assert "unbalanced" in bad.context["error"]
+
+
+def test_diff_scanner_and_format_api(db: Any, own_folders: None, viewer: User) -> None:
+    from django.test import Client
+
+    from console.tokens import issue_token
+
+    first = store_file(corpus("MR2_UNCI.dcm"), source=InstanceSource.UPLOAD).instance
+    second = store_file(corpus("693_UNCI.dcm"), source=InstanceSource.UPLOAD).instance
+    client = Client(headers={"Authorization": f"Bearer {issue_token(viewer, 't').raw}"})
+    differences = client.get("/api/diff", {"a": str(first.pk), "b": str(second.pk)}).json()
+    modality = next(d for d in differences if d["path"] == "00080060")
+    assert (modality["first"], modality["second"]) == ("CS MR", "CS CT")
+    scan_json = client.get("/api/scanner", {"tags": "Modality",
+                                            "study": str(second.series.study_id)}).json()
+    assert scan_json["rows"][0]["values"] == {"(0008,0060) Modality": "CT"}
+    scan_csv = client.get("/api/scanner", {"tags": "Modality", "format": "csv",
+                                           "study": str(second.series.study_id)})
+    assert scan_csv["Content-Type"] == "text/csv" and b",CT," in scan_csv.content
+    assert client.get("/api/scanner", {"tags": "Modality", "path": "/etc"}).status_code == 422
+    formatted = client.get("/api/format", {"pattern": "{Modality,upper}",
+                                           "instance": str(first.pk)}).json()
+    assert formatted == [{"instance": first.pk, "result": "MR"}]
+    assert client.get("/api/format", {"pattern": "{", "instance": str(first.pk)}
+                      ).status_code == 422

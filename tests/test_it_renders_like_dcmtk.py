@@ -114,11 +114,15 @@ def test_file_window_and_monochrome1_inversion_equal_dcmj2pnm(tmp_path: Path) ->
     assert np.abs(ours - theirs).max() <= 1
 
 
-def test_palette_colour_equals_dcmj2pnm(tmp_path: Path) -> None:
-    ours = np.asarray(render(corpus("OBXXXX1A.dcm"), 0), dtype=int)
-    theirs = dcmj2pnm(corpus("OBXXXX1A.dcm"), tmp_path).astype(int)
+@pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "SC_ybr_full_uncompressed.dcm",
+                                  "US1_UNCR.dcm"])
+def test_palette_ybr_and_rgb_colour_equal_dcmj2pnm(name: str, tmp_path: Path) -> None:
+    ours = np.asarray(render(corpus(name), 0), dtype=int)
+    theirs = dcmj2pnm(corpus(name), tmp_path).astype(int)
     assert ours.shape == theirs.shape == (*theirs.shape[:2], 3)
-    assert np.abs(ours - theirs).max() <= 1
+    # YBR_FULL → RGB: pydicom and DCMTK round the conversion differently (at most 2 levels).
+    tolerance = 2 if "ybr" in name else 1
+    assert np.abs(ours - theirs).max() <= tolerance
 
 
 def test_lossy_detection_reads_the_stream_headers(tmp_path: Path) -> None:
