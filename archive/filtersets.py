@@ -31,6 +31,7 @@ class StudyFilterSet(django_filters.FilterSet):
             ("created_at", "received"),
         ),
         label="Sort",
+        empty_label="study date, newest first",
     )
 
     class Meta:
