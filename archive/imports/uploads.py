@@ -68,6 +68,17 @@ def staged_upload_dir(stage_id: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def save_uploaded_file(upload: UploadedFile, target: Path) -> None:
+    """Move Django's temporary file into place (or write the chunks of a small upload)."""
+    temporary = getattr(upload, "temporary_file_path", None)
+    if temporary is not None:
+        shutil.move(temporary(), target)
+        return
+    with target.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
 def stage_uploads(files: list[UploadedFile]) -> str:
     """Move uploaded files into a new staging folder; returns its ID."""
     stage_id = uuid.uuid4().hex
@@ -76,14 +87,7 @@ def stage_uploads(files: list[UploadedFile]) -> str:
     try:
         for index, upload in enumerate(files):
             name = _UNSAFE.sub("_", Path(upload.name or "file").name)[:100] or "file"
-            target = folder / f"{index:05d}-{name}"
-            temporary = getattr(upload, "temporary_file_path", None)
-            if temporary is not None:
-                shutil.move(temporary(), target)
-            else:
-                with target.open("wb") as out:
-                    for chunk in upload.chunks():
-                        out.write(chunk)
+            save_uploaded_file(upload, folder / f"{index:05d}-{name}")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -4,7 +4,6 @@ just to inspect it (kept under INSPECT_DIR, visible to that user only)."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404
 from django.urls import reverse
 
+from archive.imports.uploads import save_uploaded_file
 from archive.models import Instance
 from archive.storage import absolute_path
 
@@ -41,14 +41,7 @@ def save_upload(user: User, upload: UploadedFile) -> str:
     folder = _user_dir(user)
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
-    target = folder / f"{token}.dcm"
-    temporary = getattr(upload, "temporary_file_path", None)
-    if temporary is not None:
-        shutil.move(temporary(), target)
-    else:
-        with target.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
+    save_uploaded_file(upload, folder / f"{token}.dcm")
     name = Path(upload.name or "file").name[:200]
     (folder / f"{token}.name").write_text(name)
     return token

@@ -94,22 +94,29 @@ def dicom_json(request: HttpRequest, source: InspectedFile) -> dict[str, object]
                          bulk_uri=lambda path: f"{value_url}?path={path}")
 
 
-@role_required(Role.VIEWER)
-def inspect_json(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+def _document(request: HttpRequest, kind: str, ident: str, tab: str) -> HttpResponse:
+    """The DICOM JSON or Native XML of a file: a page, ``?raw=1`` or ``?download=1``."""
     source = _source(request, kind, ident)
     try:
-        document = dicom_json(request, source)
+        if tab == "json":
+            text = json.dumps([dicom_json(request, source)], indent=2, ensure_ascii=False)
+        else:
+            text = native_xml(request, source).decode()
     except Unreadable as exc:
         return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
                       status=422)
-    text = json.dumps([document], indent=2, ensure_ascii=False)
     if request.GET.get("download") or request.GET.get("raw"):
-        response = HttpResponse(text, content_type="application/dicom+json")
+        response = HttpResponse(text, content_type=f"application/dicom+{tab}")
         if request.GET.get("download"):
-            response["Content-Disposition"] = f'attachment; filename="{source.ident}.json"'
+            response["Content-Disposition"] = f'attachment; filename="{source.ident}.{tab}"'
         return response
-    return render(request, "archive/inspect_json.html",
-                  {"source": source, "json": text, "tab": "json"})
+    return render(request, f"archive/inspect_{tab}.html",
+                  {"source": source, tab: text, "tab": tab})
+
+
+@role_required(Role.VIEWER)
+def inspect_json(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    return _document(request, kind, ident, "json")
 
 
 def native_xml(request: HttpRequest, source: InspectedFile) -> bytes:
@@ -121,19 +128,7 @@ def native_xml(request: HttpRequest, source: InspectedFile) -> bytes:
 
 @role_required(Role.VIEWER)
 def inspect_xml(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
-    source = _source(request, kind, ident)
-    try:
-        document = native_xml(request, source)
-    except Unreadable as exc:
-        return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
-                      status=422)
-    if request.GET.get("download") or request.GET.get("raw"):
-        response = HttpResponse(document, content_type="application/dicom+xml")
-        if request.GET.get("download"):
-            response["Content-Disposition"] = f'attachment; filename="{source.ident}.xml"'
-        return response
-    return render(request, "archive/inspect_xml.html",
-                  {"source": source, "xml": document.decode(), "tab": "xml"})
+    return _document(request, kind, ident, "xml")
 
 
 WINDOW_PRESETS = {
