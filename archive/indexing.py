@@ -12,7 +12,16 @@ from django.db.models import Count, F, Sum
 
 from archive.models import DuplicatePolicy, Instance, InstanceSource, Patient, Series, Study
 from archive.reading import FileRejected, IndexKeys, read_index_keys
-from archive.storage import absolute_path, relative_path_for, remove_file, write_atomically
+from archive.storage import (
+    WrittenFile,
+    absolute_path,
+    incoming_path,
+    move_into_place,
+    relative_path_for,
+    remove_file,
+    write_atomically,
+    write_received,
+)
 from netjobs.models import Job
 
 
@@ -23,6 +32,10 @@ class StoreOutcome(StrEnum):
 
 
 class DuplicateRejected(FileRejected):
+    pass
+
+
+class SopClassMismatch(FileRejected):
     pass
 
 
@@ -56,6 +69,26 @@ class IndexCache:
         self.series.clear()
 
 
+def store_received(
+    data: bytes | bytearray | memoryview,
+    *,
+    source_detail: str,
+    policy: DuplicatePolicy = DuplicatePolicy.KEEP_FIRST,
+    cache: IndexCache | None = None,
+    expected_sop_class: str | None = None,
+) -> StoreResult:
+    """Archive bytes received over the network (a Part 10 stream), written as they came:
+    durable in a temporary file, renamed into place, then indexed."""
+    temporary = incoming_path()
+    try:
+        written = write_received(data, temporary)
+        return store_file(temporary, source=InstanceSource.DICOM, source_detail=source_detail,
+                          policy=policy, cache=cache, received=written,
+                          expected_sop_class=expected_sop_class)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def store_file(
     path: Path,
     *,
@@ -64,11 +97,20 @@ def store_file(
     policy: DuplicatePolicy = DuplicatePolicy.KEEP_FIRST,
     job: Job | None = None,
     cache: IndexCache | None = None,
+    received: WrittenFile | None = None,
+    expected_sop_class: str | None = None,
 ) -> StoreResult:
     """Archive one file. Raises FileRejected (not DICOM, corrupt, duplicate rejected) and
-    OSError (the file could not be written: out of space, permissions)."""
+    OSError (the file could not be written: out of space, permissions).
+
+    With ``received``, ``path`` is a durable temporary file inside the storage root with
+    those size and checksum: it is renamed into place instead of copied."""
     parsed = read_index_keys(path)
     keys = parsed.keys
+    if expected_sop_class and keys.sop_class_uid != expected_sop_class:
+        raise SopClassMismatch(
+            f"the data set is a {keys.sop_class_uid}, sent as a {expected_sop_class}"
+        )
     existing = Instance.objects.filter(sop_instance_uid=keys.sop_instance_uid).first()
     if existing is not None:
         if policy == DuplicatePolicy.KEEP_FIRST:
@@ -80,7 +122,11 @@ def store_file(
     relative = relative_path_for(
         keys.study_instance_uid, keys.series_instance_uid, keys.sop_instance_uid
     )
-    written = write_atomically(path, absolute_path(relative), parsed.part10_prefix)
+    if received is not None and not parsed.part10_prefix:
+        move_into_place(path, absolute_path(relative))
+        written = received
+    else:
+        written = write_atomically(path, absolute_path(relative), parsed.part10_prefix)
     record = _InstanceRecord(relative, written.size, written.sha256, source, source_detail, job)
     cache = cache if cache is not None else IndexCache()
     try:

@@ -83,6 +83,32 @@ def write_atomically(source: Path, destination: Path, prefix: bytes = b"") -> Wr
     return WrittenFile(size=size, sha256=digest.hexdigest())
 
 
+def incoming_path() -> Path:
+    """A new temporary file name inside the storage root (same file system as the final
+    places, so that moving it there is an atomic rename)."""
+    folder = storage_root() / ".incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
+    os.close(handle)
+    return Path(name)
+
+
+def write_received(data: bytes | bytearray | memoryview, path: Path) -> WrittenFile:
+    """Write bytes as received, durably (fsync), to a temporary ``path``."""
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return WrittenFile(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def move_into_place(source: Path, destination: Path) -> None:
+    """Rename a durable temporary file to its final name, and make the rename durable."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, destination)
+    _fsync_dir(destination.parent)
+
+
 def remove_file(relative: str) -> None:
     """Remove a stored file and the folders it leaves empty (up to the storage root)."""
     path = absolute_path(relative)

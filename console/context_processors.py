@@ -28,6 +28,7 @@ NAVIGATION = (
     NavItem("Import", "archive:import", Role.OPERATOR, "/archive/import/"),
     NavItem("Tools", "archive:tools", Role.VIEWER, "/tools/"),
     NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, "/aes/"),
+    NavItem("Listeners", "netjobs:listener_list", Role.VIEWER, "/listeners/"),
     NavItem("Jobs", "netjobs:job_list", Role.VIEWER, "/jobs/"),
     NavItem("API tokens", "tokens", Role.VIEWER, "/account/"),
     NavItem("API docs", "api:openapi-view", Role.VIEWER, "/api/"),

@@ -160,6 +160,7 @@ class Supervisor:
                     "-n", f"{prefix}listeners@%h", "--pool", "threads", "--concurrency", "4",
                     "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                 ],
+                {"CONSOLE_LISTENER_HOST": "1"},
             ),
             Service(
                 "beat",

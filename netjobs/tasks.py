@@ -6,6 +6,7 @@ from celery import shared_task
 
 from netjobs.jobs.maintenance import reap_orphaned
 from netjobs.jobs.runner import run_job
+from netjobs.listeners import worker as _listener_worker  # noqa: F401 - connects the hooks
 
 
 @shared_task(name="netjobs.tasks.run_job", ignore_result=True)

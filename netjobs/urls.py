@@ -1,6 +1,7 @@
 from django.urls import path
 
 from netjobs import views
+from netjobs.listeners import views as listeners
 
 app_name = "netjobs"
 
@@ -11,6 +12,17 @@ urlpatterns = [
     path("aes/<int:pk>/edit/", views.AEUpdateView.as_view(), name="ae_update"),
     path("aes/<int:pk>/delete/", views.AEDeleteView.as_view(), name="ae_delete"),
     path("aes/<int:pk>/echo/", views.ae_echo, name="ae_echo"),
+    path("listeners/", listeners.ListenerListView.as_view(), name="listener_list"),
+    path("listeners/new/", listeners.ListenerCreateView.as_view(), name="listener_create"),
+    path("listeners/<int:pk>/", listeners.ListenerDetailView.as_view(),
+         name="listener_detail"),
+    path("listeners/<int:pk>/edit/", listeners.ListenerUpdateView.as_view(),
+         name="listener_update"),
+    path("listeners/<int:pk>/delete/", listeners.ListenerDeleteView.as_view(),
+         name="listener_delete"),
+    path("listeners/<int:pk>/status/", listeners.listener_status, name="listener_status"),
+    path("listeners/<int:pk>/<str:action>/", listeners.listener_action,
+         name="listener_action"),
     path("jobs/", views.JobListView.as_view(), name="job_list"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("jobs/<int:pk>/live/", views.job_live, name="job_live"),

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,6 +110,27 @@ def test_run_command_serves_runs_jobs_and_stops_cleanly(tmp_path: Path) -> None:
                 job = call(f"{base}/api/jobs/{job['id']}", token)
         assert job["status"] == "succeeded", job
         assert job["associations"][0]["tcp_nodelay"] is True
+
+        # The listener worker hosts a listener created through the API, and stops it.
+        dicom_port = free_port()
+        listener = call(f"{base}/api/listeners", token, {"name": "in", "ae_title": "CONSOLE",
+                                                         "port": dicom_port})
+        deadline = time.monotonic() + 30
+        while listener["status"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            listener = call(f"{base}/api/listeners/{listener['id']}", token)
+        assert listener["status"] == "running", listener
+        echo = subprocess.run(["echoscu", "-aec", "CONSOLE", "127.0.0.1", str(dicom_port)],
+                              capture_output=True, env={**os.environ, "TCP_NODELAY": "1"})
+        assert echo.returncode == 0, echo.stderr
+        call(f"{base}/api/listeners/{listener['id']}/stop", token, {})
+        deadline = time.monotonic() + 15
+        while listener["status"] != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            listener = call(f"{base}/api/listeners/{listener['id']}", token)
+        assert listener["status"] == "stopped"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", dicom_port), timeout=2)
 
         started = time.monotonic()
         process.send_signal(signal.SIGINT)

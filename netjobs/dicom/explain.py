@@ -118,6 +118,20 @@ def explain_rejection(
     return text + transient
 
 
+def explain_inbound_rejection(calling: str, called: str, reason: int | None) -> str:
+    """Why one of the console's listeners rejected a peer."""
+    if reason == 7:
+        return (f"The peer called AE title {called!r}, which is not this listener's. The "
+                "sender must use the listener's AE title (or the listener must not require "
+                "a match).")
+    if reason == 3:
+        return (f"The calling AE title {calling!r} is not a configured remote AE, and this "
+                "listener accepts only those: add it on the Application Entities page.")
+    if reason == 2:
+        return "The listener is at its maximum number of associations; the peer may retry."
+    return "The listener refused the association."
+
+
 def explain_connection_failure(
     host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
 ) -> str:

@@ -90,6 +90,7 @@ class AssociationRecorder:
         tls: ssl.SSLContext | None,
         timeout_for_probe: float = 3.0,
         acse_timeout: float | None = None,
+        listener_id: int | None = None,
     ) -> None:
         self.peer = peer
         self._lock = threading.Lock()
@@ -101,6 +102,7 @@ class AssociationRecorder:
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
         self.record = Association.objects.create(
             job=job,
+            listener_id=listener_id,
             role=role,
             calling_ae_title=peer.calling_ae_title,
             called_ae_title=peer.called_ae_title,
@@ -235,11 +237,18 @@ class AssociationRecorder:
         PresentationContext.objects.bulk_create(rows)
         record = self.record
         acceptor = assoc.acceptor
+        inbound = record.role == AssociationRole.ACCEPTOR
+        peer = assoc.requestor if inbound else acceptor
+        request = assoc.requestor.primitive
+        if inbound and request is not None:  # the titles as the peer sent them
+            record.calling_ae_title = str(request.calling_ae_title or "").strip()[:16]
+            record.called_ae_title = str(request.called_ae_title or "").strip()[:16]
         if assoc.is_established:
             record.outcome = AssociationOutcome.ESTABLISHED
-            record.peer_max_pdu = acceptor.maximum_length
-            record.peer_implementation_class_uid = str(acceptor.implementation_class_uid or "")
-            record.peer_implementation_version_name = acceptor.implementation_version_name or ""
+            record.peer_max_pdu = peer.maximum_length
+            record.local_max_pdu = (acceptor if inbound else assoc.requestor).maximum_length
+            record.peer_implementation_class_uid = str(peer.implementation_class_uid or "")
+            record.peer_implementation_version_name = peer.implementation_version_name or ""
         else:
             rejection = self._rejection(assoc)
             if rejection is not None:
@@ -249,7 +258,11 @@ class AssociationRecorder:
                 record.rejection_source = source
                 record.rejection_reason = reason
                 record.rejection_text = explain.describe_rejection(result, source, reason)
-                record.explanation = explain.explain_rejection(self.peer, result, source, reason)
+                record.explanation = (
+                    explain.explain_inbound_rejection(record.calling_ae_title,
+                                                      record.called_ae_title, reason)
+                    if inbound else explain.explain_rejection(self.peer, result, source, reason)
+                )
             elif assoc.is_aborted and acceptor.primitive is None and self._state.connection_opened:
                 record.outcome = AssociationOutcome.ABORTED
                 if self._state.connection_lost:

@@ -13,6 +13,7 @@ from netjobs.models.associations import (
 )
 from netjobs.models.items import ItemOutcome, JobItem
 from netjobs.models.jobs import Job, JobLogEntry, JobStatus, LogLevel
+from netjobs.models.listeners import CallingPolicy, DesiredState, Listener, ListenerStatus
 
 __all__ = [
     "AEKind",
@@ -21,7 +22,9 @@ __all__ = [
     "Association",
     "AssociationOutcome",
     "AssociationRole",
+    "CallingPolicy",
     "ContextResult",
+    "DesiredState",
     "DimseDirection",
     "DimseMessage",
     "ItemOutcome",
@@ -29,6 +32,8 @@ __all__ = [
     "JobItem",
     "JobLogEntry",
     "JobStatus",
+    "Listener",
+    "ListenerStatus",
     "LogLevel",
     "PresentationContext",
 ]

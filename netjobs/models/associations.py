@@ -57,6 +57,10 @@ class Association(models.Model):
     job = models.ForeignKey(
         Job, null=True, blank=True, on_delete=models.CASCADE, related_name="associations"
     )
+    listener = models.ForeignKey(
+        "netjobs.Listener", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="associations",
+    )
     role = models.CharField(max_length=10, choices=AssociationRole.choices)
     outcome = models.CharField(
         max_length=20, choices=AssociationOutcome.choices, default=AssociationOutcome.CONNECTING

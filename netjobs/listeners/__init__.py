@@ -1,0 +1,1 @@
+"""SCP listeners: the DICOM services the console offers, hosted by the listener worker."""

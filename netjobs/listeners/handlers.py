@@ -1,0 +1,61 @@
+"""What a listener does with each DIMSE request: plain functions over their inputs, with
+thin pynetdicom event adapters. A success status goes back only once the instance is
+durably stored and indexed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections, connection
+
+from archive.indexing import DuplicateRejected, IndexCache, SopClassMismatch, store_received
+from archive.models import DuplicatePolicy
+from archive.reading import FileRejected
+from netjobs.dicom.status import DimseStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StoreSettings:
+    listener_id: int
+    duplicate_policy: DuplicatePolicy
+    cache: IndexCache = field(default_factory=IndexCache)
+
+
+def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
+                   calling_ae_title: str, settings: StoreSettings) -> int:
+    """Archive one received instance; the DIMSE status to answer with."""
+    try:
+        store_received(data, source_detail=calling_ae_title, policy=settings.duplicate_policy,
+                       cache=settings.cache, expected_sop_class=context_sop_class or None)
+    except DuplicateRejected:
+        return DimseStatus.DUPLICATE_SOP_INSTANCE
+    except SopClassMismatch:
+        return DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS
+    except FileRejected as exc:
+        logger.warning("listener %s: refused an instance from %s: %s", settings.listener_id,
+                       calling_ae_title, exc)
+        return DimseStatus.CANNOT_UNDERSTAND
+    except OSError as exc:  # out of space, permissions: never a success
+        logger.error("listener %s: cannot write an instance: %s", settings.listener_id, exc)
+        settings.cache.clear()
+        return DimseStatus.OUT_OF_RESOURCES
+    return DimseStatus.SUCCESS
+
+
+def on_c_store(event: Any, settings: StoreSettings) -> int:
+    close_old_connections()
+    return store_instance(event.encoded_dataset(), str(event.context.abstract_syntax),
+                          event.assoc.requestor.ae_title, settings)
+
+
+def on_c_echo(event: Any) -> int:
+    return DimseStatus.SUCCESS
+
+
+def on_association_end(event: Any) -> None:
+    """The association thread is done with the database."""
+    connection.close()
