@@ -5,6 +5,7 @@ port already in use."""
 import contextlib
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,17 @@ def make_listener(**fields: Any) -> Listener:
     return Listener.objects.create(**values)
 
 
+def settled(listener: Listener, count: int, seconds: float = 10) -> None:
+    """Wait until ``count`` associations of the listener have ended and been recorded (the
+    sender may return before the listener's association thread has written its record)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if Association.objects.filter(listener=listener, ended_at__isnull=False).count() >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} finished associations after {seconds} s")
+
+
 def dcmtk(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([require_tool(tool), *args], env=DCMTK_ENV, capture_output=True,
                           text=True, timeout=60)
@@ -75,6 +87,7 @@ def test_echo_and_store_into_the_archive(manager: ListenerManager, tmp_path: Pat
         assert stored.PixelData == original.PixelData  # bytes as they came
         if original.file_meta.TransferSyntaxUID.is_compressed:  # sent in its own syntax
             assert stored.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+    settled(listener, 2)
     records = Association.objects.filter(listener=listener).order_by("pk")
     assert records.count() == 2
     store = records.last()
@@ -96,6 +109,7 @@ def test_policies_reject_and_are_recorded(manager: ListenerManager) -> None:
     assert dcmtk("echoscu", "-aet", "STRANGER", "-aec", "CONSOLE", "127.0.0.1",
                  port).returncode != 0
     assert dcmtk("echoscu", "-aet", "KNOWN", "-aec", "OTHER", "127.0.0.1", port).returncode != 0
+    settled(listener, 3)
     rejected = {a.calling_ae_title: a for a in Association.objects.filter(
         listener=listener, outcome=AssociationOutcome.REJECTED)}
     assert "not a configured remote AE" in rejected["STRANGER"].explanation
@@ -111,6 +125,7 @@ def test_garbage_does_not_stop_the_listener(manager: ListenerManager) -> None:
         with contextlib.suppress(OSError):
             sock.recv(1024)
     assert dcmtk("echoscu", "-aec", "CONSOLE", "127.0.0.1", str(listener.port)).returncode == 0
+    settled(listener, 2)
     assert Association.objects.filter(listener=listener).exclude(
         outcome=AssociationOutcome.RELEASED).exists()
 
