@@ -15,55 +15,16 @@ Everything runs in a throwaway CONSOLE_VAR_DIR; Orthanc listens on 127.0.0.1 onl
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = Path(tempfile.mkdtemp(prefix="archive-bench-"))
-os.environ.setdefault("CONSOLE_VAR_DIR", str(WORK / "var"))
-os.environ["IMPORT_ROOTS"] = str(WORK / "in")
-os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
-os.environ["STATIC_MANIFEST"] = "0"  # pages are rendered in-process, without collectstatic
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-sys.path.insert(0, str(ROOT))
+from common import WORK, Orthanc, cleanup, make_ct_files, setup_django, storescu
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
-from pydicom import dcmread  # noqa: E402
-from pydicom.uid import generate_uid  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "dicom-corpus"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def make_ct_files(folder: Path, count: int) -> None:
-    template = dcmread(CORPUS / "693_UNCI.dcm")
-    study, series = generate_uid(), generate_uid()
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        template.StudyInstanceUID, template.SeriesInstanceUID = study, series
-        template.SOPInstanceUID = generate_uid()
-        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
-        template.InstanceNumber = index + 1
-        template.save_as(folder / f"CT{index:05d}.dcm")
 
 
 def bench_console_import(folder: Path) -> float:
@@ -81,41 +42,12 @@ def bench_console_import(folder: Path) -> float:
     return elapsed
 
 
-def bench_orthanc(folder: Path) -> float | None:
-    orthanc = shutil.which("Orthanc")
-    storescu = shutil.which("storescu")
-    if orthanc is None or storescu is None:
-        print("orthanc or storescu missing (apt-get install orthanc dcmtk): skipped")
-        return None
-    dicom_port, http_port = free_port(), free_port()
-    storage = WORK / "orthanc-db"
-    config = WORK / "orthanc.json"
-    config.write_text(json.dumps({
-        "Name": "bench", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
-        "DicomAet": "ORTHANC", "DicomPort": dicom_port, "HttpPort": http_port,
-        "RemoteAccessAllowed": False, "HttpServerEnabled": True, "DicomServerEnabled": True,
-        "DicomCheckCalledAet": False, "Plugins": [], "StorageCompression": False,
-        "DicomAlwaysAllowStore": True,
-    }))
-    log = (WORK / "orthanc.log").open("wb")
-    process = subprocess.Popen([orthanc, str(config)], stdout=log, stderr=subprocess.STDOUT)
+def bench_orthanc(folder: Path) -> float:
+    orthanc = Orthanc()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", dicom_port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        env = {**os.environ, "TCP_NODELAY": "1"}
-        started = time.perf_counter()
-        subprocess.run([storescu, "-aec", "ORTHANC", "-pdu", "131072", "+sd", "127.0.0.1",
-                        str(dicom_port), str(folder)], env=env, check=True,
-                       capture_output=True, timeout=600)
-        return time.perf_counter() - started
+        return storescu(orthanc.dicom_port, "ORTHANC", folder)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        orthanc.stop()
 
 
 def bench_dump_page(client: Client) -> float:
@@ -191,7 +123,6 @@ def main() -> None:
     args = parser.parse_args()
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     user = User.objects.create_superuser("bench", password="bench-pw-not-secret")
     client = Client()
     client.force_login(user)
@@ -220,4 +151,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+        cleanup()
