@@ -14,6 +14,7 @@ from netjobs.models import Listener
 
 router = Router(tags=["listeners"])
 EDITABLE = ["name", "ae_title", "bind_address", "port", "verification", "storage",
+            "query_retrieve",
             "calling_policy", "require_called_ae_title", "duplicate_policy",
             "max_associations", "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout",
             "enabled"]
@@ -33,6 +34,7 @@ class ListenerIn(Schema):
     bind_address: str = "127.0.0.1"
     verification: bool = True
     storage: bool = True
+    query_retrieve: bool = True
     calling_policy: str = "any"
     require_called_ae_title: bool = True
     duplicate_policy: str = "keep"

@@ -5,15 +5,20 @@ durably stored and indexed."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import close_old_connections, connection
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    PatientRootQueryRetrieveInformationModelFind,
+)
 
 from archive.indexing import DuplicateRejected, IndexCache, SopClassMismatch, store_received
 from archive.models import DuplicatePolicy
 from archive.reading import FileRejected
 from netjobs.dicom.status import DimseStatus
+from netjobs.listeners.query import QueryError, find
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,26 @@ def on_c_store(event: Any, settings: StoreSettings) -> int:
     close_old_connections()
     return store_instance(event.encoded_dataset(), str(event.context.abstract_syntax),
                           event.assoc.requestor.ae_title, settings)
+
+
+def find_responses(identifier: Any, root: str, cancelled: Any) -> Iterator[tuple[int, Any]]:
+    """Pending responses with the matches, cancel when asked, or the failure status."""
+    try:
+        for answer in find(identifier, root):
+            if cancelled():
+                yield DimseStatus.CANCEL, None
+                return
+            yield DimseStatus.PENDING, answer
+    except QueryError as exc:
+        logger.info("C-FIND refused: %s", exc)
+        yield DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, None
+
+
+def on_c_find(event: Any) -> Iterator[tuple[int, Any]]:
+    close_old_connections()
+    model = event.request.AffectedSOPClassUID
+    root = "PATIENT" if model == PatientRootQueryRetrieveInformationModelFind else "STUDY"
+    yield from find_responses(event.identifier, root, lambda: event.is_cancelled)
 
 
 def on_c_echo(event: Any) -> int:

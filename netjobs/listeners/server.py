@@ -13,14 +13,18 @@ from django.db import connection
 from django.utils import timezone
 from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
 from pynetdicom.transport import ThreadedAssociationServer
 
 from archive.models import DuplicatePolicy
 from netjobs.dicom.explain import Peer
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.sockets import set_tcp_nodelay
-from netjobs.listeners.handlers import StoreSettings, on_c_echo, on_c_store
+from netjobs.listeners.handlers import StoreSettings, on_c_echo, on_c_find, on_c_store
 from netjobs.models import AEKind, ApplicationEntity, AssociationRole, CallingPolicy, Listener
 
 
@@ -62,6 +66,10 @@ def build_ae(listener: Listener) -> AE:
     syntaxes = list(AllTransferSyntaxes)
     if listener.verification:
         ae.add_supported_context(Verification, syntaxes)
+    if listener.query_retrieve:
+        for model in (PatientRootQueryRetrieveInformationModelFind,
+                      StudyRootQueryRetrieveInformationModelFind):
+            ae.add_supported_context(model, syntaxes)
     if listener.storage:
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
@@ -138,6 +146,7 @@ def start(listener: Listener) -> RunningListener:
         (evt.EVT_CONN_CLOSE, _on_close),
         (evt.EVT_C_ECHO, on_c_echo),
         (evt.EVT_C_STORE, on_c_store, [settings]),
+        (evt.EVT_C_FIND, on_c_find),
     ]
     server = ae.make_server((listener.bind_address, listener.port), evt_handlers=handlers,
                             server_class=NoDelayServer)

@@ -18,6 +18,7 @@ from netjobs.listeners.control import ListenerAction, request_action
 from netjobs.models import Listener
 
 FIELDS = ["name", "ae_title", "bind_address", "port", "verification", "storage",
+          "query_retrieve",
           "calling_policy", "require_called_ae_title", "duplicate_policy", "max_associations",
           "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout", "enabled"]
 

@@ -37,6 +37,10 @@ class Listener(models.Model):
                                                    MaxValueValidator(65535)])
     verification = models.BooleanField("Verification (C-ECHO)", default=True)
     storage = models.BooleanField("Storage (C-STORE)", default=True)
+    query_retrieve = models.BooleanField(
+        "Query/Retrieve C-FIND", default=True,
+        help_text="Patient Root and Study Root C-FIND over the archive.",
+    )
     accept_private_sop_classes = models.BooleanField(
         default=False, help_text="Also accept storage SOP classes that are not in the standard."
     )
