@@ -89,3 +89,33 @@ def test_patient_root_each_level(port: int) -> None:
 
 def test_a_patient_level_query_in_study_root_is_refused(port: int) -> None:
     assert findscu(port, "-S", "QueryRetrieveLevel=PATIENT", "PatientID") == []
+
+
+def test_find_responses_honour_cancel_and_bad_identifiers(db: Any, settings: Any,
+                                                          tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+
+    from netjobs.dicom.status import DimseStatus
+    from netjobs.listeners.handlers import find_responses
+
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    for index in range(3):
+        store_file(make_object(tmp_path, patient_name=f"P^{index}", patient_id=f"C{index}",
+                               study_date="20240101", modality="OT"),
+                   source=InstanceSource.UPLOAD)
+    query = Dataset()
+    query.QueryRetrieveLevel = "PATIENT"
+    query.PatientID = ""
+    calls = iter([False, True, True, True])
+    statuses = [status for status, _ in find_responses(query, "PATIENT", lambda: next(calls))]
+    assert statuses == [DimseStatus.PENDING, DimseStatus.CANCEL]
+    everything = list(find_responses(query, "PATIENT", lambda: False))
+    assert [s for s, _ in everything] == [DimseStatus.PENDING] * 3
+    assert {answer.PatientID for _, answer in everything} == {"C0", "C1", "C2"}
+    query.QueryRetrieveLevel = "WORLD"
+    assert [s for s, _ in find_responses(query, "PATIENT", lambda: False)] == [
+        DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyDate = "notadate-"
+    assert [s for s, _ in find_responses(query, "STUDY", lambda: False)] == [
+        DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
