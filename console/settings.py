@@ -148,6 +148,7 @@ CONSOLE_AE_TITLE = os.environ.get("CONSOLE_AE_TITLE", "DICOMCONSOLE")
 # Certificates and keys named in AE TLS settings must lie under one of these folders.
 TLS_FILE_ROOTS = [Path(p).resolve() for p in env_list("TLS_FILE_ROOTS", str(VAR_DIR / "tls"))]
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
+LISTENER_RETRY_SECONDS = env_int("LISTENER_RETRY_SECONDS", 10)
 JOB_ORPHAN_AFTER_SECONDS = env_int("JOB_ORPHAN_AFTER_SECONDS", 120)
 JOBS_PAGE_SIZE = 25
 # DIMSE messages recorded per association; the rest are only counted.

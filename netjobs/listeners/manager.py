@@ -10,6 +10,7 @@ import socket
 import threading
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
@@ -20,7 +21,11 @@ from netjobs.models import DesiredState, Listener, ListenerStatus
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=15)  # an owner silent this long has gone away
-RETRY_FAILED_AFTER = timedelta(seconds=20)
+
+
+def retry_failed_after() -> timedelta:
+    """How long a failed listener waits before the next start (well under the 30 s limit)."""
+    return timedelta(seconds=settings.LISTENER_RETRY_SECONDS)
 
 
 def worker_identity() -> str:
@@ -86,7 +91,8 @@ class ListenerManager:
     def _maybe_start(self, listener: Listener) -> None:
         current = timezone.now()
         if (listener.status == ListenerStatus.FAILED and listener.owner == self.owner
-                and listener.heartbeat_at and current - listener.heartbeat_at < RETRY_FAILED_AFTER
+                and listener.heartbeat_at
+                and current - listener.heartbeat_at < retry_failed_after()
                 and not (listener.restart_requested_at
                          and listener.restart_requested_at > listener.heartbeat_at)):
             return

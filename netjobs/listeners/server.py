@@ -47,7 +47,11 @@ class RunningListener:
     ae: AE
 
     def stop(self) -> None:
-        self.server.shutdown()  # stops serving and closes the socket: the port is free
+        """Stop serving and close the socket (the port is free at once); idempotent."""
+        if self.server in self.ae._servers:
+            self.server.shutdown()  # also removes it from the AE
+        else:
+            self.server.server_close()
         self.thread.join(timeout=5)
 
 

@@ -1,0 +1,112 @@
+"""Listeners survive what peers and failures throw at them: a dead server is restarted, an
+association over the limit is refused, an association that never releases times out."""
+
+import contextlib
+import socket
+import socketserver
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from netjobs.listeners.manager import ListenerManager
+from netjobs.models import Association, AssociationOutcome, Listener, ListenerStatus
+from tests.peers import DCMTK_ENV, free_port, require_tool
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def manager(settings: Any, tmp_path: Path) -> Iterator[ListenerManager]:
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    settings.LISTENER_RETRY_SECONDS = 1
+    mgr = ListenerManager(owner="test")
+    try:
+        yield mgr
+    finally:
+        for listener_id in list(mgr.running):
+            mgr.running.pop(listener_id).stop()
+
+
+def echo(port: int) -> int:
+    return subprocess.run([require_tool("echoscu"), "-to", "5", "-aec", "CONSOLE",
+                           "127.0.0.1", str(port)], env=DCMTK_ENV, capture_output=True,
+                          timeout=30).returncode
+
+
+def test_a_dead_listener_is_restarted(manager: ListenerManager) -> None:
+    listener = Listener.objects.create(name="x", ae_title="CONSOLE", port=free_port())
+    manager.reconcile()
+    # The serve loop ends under the manager, as if its thread had crashed.
+    socketserver.BaseServer.shutdown(manager.running[listener.pk].server)
+    manager.reconcile()
+    listener.refresh_from_db()
+    assert listener.status == ListenerStatus.FAILED and "unexpectedly" in listener.last_error
+    deadline = time.monotonic() + 30
+    while listener.status != ListenerStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.5)
+        manager.reconcile()
+        listener.refresh_from_db()
+    assert listener.status == ListenerStatus.RUNNING
+    assert echo(listener.port) == 0
+
+
+def test_more_associations_than_allowed_are_refused(manager: ListenerManager) -> None:
+    listener = Listener.objects.create(name="x", ae_title="CONSOLE", port=free_port(),
+                                       max_associations=1)
+    manager.reconcile()
+    ae = AE(ae_title="HOLDER")
+    ae.add_requested_context(Verification)
+    held = ae.associate("127.0.0.1", listener.port, ae_title="CONSOLE")
+    assert held.is_established
+    try:
+        assert echo(listener.port) != 0
+    finally:
+        held.release()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Association.objects.filter(
+            listener=listener, outcome=AssociationOutcome.REJECTED).exists():
+        time.sleep(0.1)
+    refused = Association.objects.get(listener=listener, outcome=AssociationOutcome.REJECTED)
+    assert "maximum number of associations" in refused.explanation
+    assert echo(listener.port) == 0  # the slot is free again
+
+
+def test_an_association_that_never_releases_times_out(manager: ListenerManager) -> None:
+    listener = Listener.objects.create(name="x", ae_title="CONSOLE", port=free_port(),
+                                       network_timeout=1, acse_timeout=1)
+    manager.reconcile()
+    ae = AE(ae_title="IDLER")
+    ae.add_requested_context(Verification)
+    idle = ae.associate("127.0.0.1", listener.port, ae_title="CONSOLE")
+    assert idle.is_established
+    deadline = time.monotonic() + 15
+    while idle.is_established and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not idle.is_established  # the listener gave up on it
+    ae.shutdown()
+    assert echo(listener.port) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Association.objects.filter(
+            listener=listener, calling_ae_title="IDLER", ended_at__isnull=False).exists():
+        time.sleep(0.1)
+    record = Association.objects.get(listener=listener, calling_ae_title="IDLER")
+    assert record.outcome == AssociationOutcome.ABORTED
+
+
+def test_an_oversized_pdu_aborts_only_that_association(manager: ListenerManager) -> None:
+    listener = Listener.objects.create(name="x", ae_title="CONSOLE", port=free_port())
+    manager.reconcile()
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as sock:
+        # An A-ASSOCIATE-RQ header declaring 2 GiB of PDU, then a little data.
+        sock.sendall(struct.pack(">BBL", 0x01, 0, 0x7FFFFFFF) + b"\0" * 64)
+        sock.settimeout(5)
+        with contextlib.suppress(OSError):
+            sock.recv(64)
+    assert echo(listener.port) == 0
