@@ -14,6 +14,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
+from pydicom import dcmread
 
 from archive.filtersets import StudyFilterSet
 from archive.imports.roots import PathRefused, resolve_import_path
@@ -39,6 +40,8 @@ from console.roles import Role, request_user
 from netjobs.jobs.services import ParamsInvalid, create_job
 
 router = Router(tags=["archive"])
+MAX_SCAN_FILES = 20000
+MAX_FORMAT_INSTANCES = 5000
 
 
 class PatientOut(Schema):
@@ -333,7 +336,7 @@ def scanner(request: HttpRequest, tags: str, study: int | None = None,
             raise HttpError(422, "give study, job or path")
     except (BadTag, PathRefused) as exc:
         raise HttpError(422, str(exc)) from exc
-    rows = scan(files, tag_list)
+    rows = scan(files[:MAX_SCAN_FILES], tag_list)
     if format == "csv":
         return HttpResponse(to_csv(rows, tag_list), content_type="text/csv")
     columns = header(tag_list)
@@ -359,11 +362,17 @@ def format_pattern(request: HttpRequest, pattern: str, study: int | None = None,
     if instance is not None:
         chosen = [get_object_or_404(Instance, pk=instance)]
     elif study is not None:
-        chosen = list(Instance.objects.filter(series__study_id=study))
+        chosen = list(Instance.objects.filter(series__study_id=study)[:MAX_FORMAT_INSTANCES])
     else:
         raise HttpError(422, "give study or instance")
-    return [{"instance": i.pk, "result": apply_pattern(
-        parts, load(absolute_path(i.file_path)).dataset, overrides)} for i in chosen]
+    results = []
+    for item in chosen:
+        try:
+            ds = dcmread(absolute_path(item.file_path), stop_before_pixels=True, force=True)
+        except Exception as exc:
+            raise HttpError(422, f"instance {item.pk} cannot be read: {exc}") from exc
+        results.append({"instance": item.pk, "result": apply_pattern(parts, ds, overrides)})
+    return results
 
 
 @router.post("/imports/upload", response={201: ImportStarted, 413: dict, 422: dict},

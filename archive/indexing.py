@@ -133,8 +133,15 @@ def store_file(
         instance, old_path = _index(keys, record, cache)
     except IntegrityError:
         cache.clear()
+        existing = Instance.objects.filter(sop_instance_uid=keys.sop_instance_uid).first()
+        if existing is None:
+            # Not a duplicate: the cache named a patient/study/series that another process
+            # deleted meanwhile. Index again from the database.
+            instance, old_path = _index(keys, record, cache)
+            if old_path and old_path != relative:
+                remove_file(old_path)
+            return StoreResult(StoreOutcome.STORED, instance, keys.warnings)
         # Another writer indexed the same instance meanwhile: apply the policy to it.
-        existing = Instance.objects.get(sop_instance_uid=keys.sop_instance_uid)
         if policy == DuplicatePolicy.REJECT:
             raise DuplicateRejected(
                 f"duplicate: SOP Instance UID {keys.sop_instance_uid} is already in the archive"

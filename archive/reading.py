@@ -86,7 +86,7 @@ def parse_da(value: Any) -> dt.date | None:
 def parse_tm(value: Any) -> dt.time | None:
     text = str(value or "").strip().replace(":", "")
     digits = text.split(".")[0]
-    if len(digits) < 2 or not digits.isdigit():
+    if len(digits) < 2 or not (digits.isascii() and digits.isdecimal()):
         return None
     try:
         hour, minute, second = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0)

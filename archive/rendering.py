@@ -44,6 +44,14 @@ def file_window(ds: Dataset) -> Window | None:
     return Window(center, width)
 
 
+def frame_count(ds: Dataset) -> int:
+    """Number of Frames, or 1 when absent or not a number."""
+    try:
+        return max(1, int(str(ds.get("NumberOfFrames", 1) or 1).strip()))
+    except ValueError:
+        return 1
+
+
 def check_budget(ds: Dataset) -> None:
     pixels = int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0)
     pixels *= int(ds.get("SamplesPerPixel", 1) or 1)
@@ -64,7 +72,7 @@ def decode_frame(path: Path, frame: int = 0) -> tuple[np.ndarray, Dataset]:
     if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
         raise RenderRefused("This object has no readable pixel data.")
     check_budget(ds)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = frame_count(ds)
     if not 0 <= frame < frames:
         raise RenderRefused(f"Frame {frame + 1} does not exist (the image has {frames}).")
     try:
@@ -99,7 +107,7 @@ def decode_one_bit_rle(ds: Dataset, frame: int) -> np.ndarray:
     from pydicom.encaps import generate_frames
     from pydicom.pixels.decoders.rle import _rle_decode_segment, _rle_parse_header
 
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = frame_count(ds)
     data = ds.PixelData if ds.PixelData is not None else b""
     encoded = next(f for i, f in enumerate(generate_frames(data, number_of_frames=frames))
                    if i == frame)
@@ -152,7 +160,7 @@ def render(path: Path, frame: int = 0, window: Window | None = None) -> Image.Im
 
 def thumbnail(path: Path, size: int = 128) -> Image.Image:
     ds = dcmread(path, stop_before_pixels=True, force=True)
-    middle = int(ds.get("NumberOfFrames", 1) or 1) // 2
+    middle = frame_count(ds) // 2
     image = render(path, middle)
     image.thumbnail((size, size))
     return image

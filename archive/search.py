@@ -15,9 +15,12 @@ def wildcard_q(field: str, pattern: str, *, upper_field: bool = False) -> Q:
     Without wildcards the term matches anywhere in the value. ``upper_field``: the column
     already holds upper-cased text, so the match can use its index for a prefix.
     """
-    term = pattern.strip()
+    term = re.sub(r"\*+", "*", pattern.strip())  # runs of * would make the regex backtrack
     if not term:
         return Q()
+    if sum(term.count(c) for c in "*?") > 16:
+        term = term.replace("?", "*")
+        term = re.sub(r"\*+", "*", term)
     if not WILDCARDS & set(term):
         return Q(**{f"{field}__icontains": term})
     body = term.rstrip("*")

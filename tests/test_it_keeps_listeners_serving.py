@@ -69,6 +69,13 @@ def test_more_associations_than_allowed_are_refused(manager: ListenerManager) ->
         assert echo(listener.port) != 0  # refused while the one allowed is held
     finally:
         held.release()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Association.objects.filter(
+            listener=listener, outcome=AssociationOutcome.REJECTED,
+            ended_at__isnull=False).exists():
+        time.sleep(0.1)
+    refused = Association.objects.get(listener=listener, outcome=AssociationOutcome.REJECTED)
+    assert "maximum number of associations" in refused.explanation
     assert echo(listener.port) == 0  # the slot is free again
 
 

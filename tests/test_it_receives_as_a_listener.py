@@ -110,8 +110,15 @@ def test_policies_reject_and_are_recorded(manager: ListenerManager) -> None:
                  port).returncode != 0
     assert dcmtk("echoscu", "-aet", "KNOWN", "-aec", "OTHER", "127.0.0.1", port).returncode != 0
     settled(listener, 3)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Association.objects.filter(
+            listener=listener, outcome=AssociationOutcome.REJECTED).count() < 2:
+        time.sleep(0.1)
+    rows = list(Association.objects.filter(listener=listener).values_list(
+        "calling_ae_title", "called_ae_title", "outcome", "ended_at"))
     rejected = {a.calling_ae_title: a for a in Association.objects.filter(
         listener=listener, outcome=AssociationOutcome.REJECTED)}
+    assert set(rejected) == {"STRANGER", "KNOWN"}, rows
     assert "not a configured remote AE" in rejected["STRANGER"].explanation
     assert "not this listener's" in rejected["KNOWN"].explanation
 

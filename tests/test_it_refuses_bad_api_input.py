@@ -63,3 +63,42 @@ def test_healthz_answers_without_login_and_for_any_host(db: Any) -> None:
     response = Client().get("/healthz", headers={"Host": "not-an-allowed-host.example"})
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert Client().post("/healthz").status_code != 200
+
+
+def test_odd_parameters_get_404_or_422_not_500(viewer: User, administrator: User,
+                                               db: Any) -> None:
+    client = logged_in(viewer)
+    for url in ("/inspect/instance/²/", "/tools/scanner/?study=abc&tags=Modality",
+                "/tools/format/?study=x&pattern={Modality}", "/tools/diff/?a=instance:²&b=x"):
+        assert client.get(url).status_code in (404, 422), url
+    bad_slice = client.get("/api/format", {"pattern": "{PatientID,slice,x}", "instance": "1"})
+    assert bad_slice.status_code == 422
+    listener = logged_in(administrator).post(
+        "/api/listeners", {"name": "l", "ae_title": "CONSOLE", "port": 11112},
+        content_type="application/json").json()
+    patched = logged_in(administrator).patch(
+        f"/api/listeners/{listener['id']}", {"query_retrieve": False, "dimse_timeout": 9},
+        content_type="application/json").json()
+    assert (patched["query_retrieve"], patched["dimse_timeout"]) == (False, 9)
+    unknown = logged_in(administrator).patch(
+        f"/api/listeners/{listener['id']}", {"bogus": 1}, content_type="application/json")
+    assert unknown.status_code == 422
+
+
+def test_wildcard_runs_do_not_backtrack() -> None:
+    import time
+
+    from netjobs.listeners.query import QueryError, _wildcard_regex
+
+    assert _wildcard_regex("***a**") == "^.*a.*$"
+    try:
+        _wildcard_regex("?" * 20)
+    except QueryError:
+        pass
+    else:
+        raise AssertionError("too many wildcards must be refused")
+    import re
+
+    started = time.perf_counter()
+    assert not re.match(_wildcard_regex("*" * 13 + "#"), "x" * 40)
+    assert time.perf_counter() - started < 0.5

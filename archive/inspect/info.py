@@ -19,6 +19,7 @@ from pydicom.encaps import generate_frames
 from pydicom.uid import UID
 
 from archive.dicomdict import register_newer_transfer_syntaxes
+from archive.rendering import frame_count
 
 register_newer_transfer_syntaxes()
 
@@ -70,7 +71,7 @@ def jpeg_ls_near(stream: bytes) -> int | None:
 
 
 def _first_frame(ds: Dataset) -> bytes:
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = frame_count(ds)
     return next(generate_frames(ds.PixelData, number_of_frames=frames))
 
 
@@ -126,7 +127,7 @@ def image_info(path: Path, with_md5: bool = True) -> ImageInfo:
         sop = UID(str(ds.get("SOPClassUID", "")))
         info.add("SOP Class", f"{sop.name} ({sop})" if sop else "")
         info.add("Transfer syntax", f"{UID(ts).name} ({ts})" if ts else "")
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        frames = frame_count(ds)
         if "Rows" in ds:
             info.add("Dimensions", f"{ds.get('Columns')} × {ds.get('Rows')} × {frames} frame(s)")
         spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or _functional(

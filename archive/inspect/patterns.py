@@ -74,6 +74,9 @@ def compile_pattern(pattern: str) -> list[str | _Field]:
             fmt = pieces[1] if len(pieces) > 1 else ""
             if fmt not in {"", "hash", "md5", "upper", "urlencoded", "slice", "offset"}:
                 raise BadPattern(f"unknown format {fmt!r} in {{{match[1]}}}")
+            for argument in pieces[2:]:
+                if fmt in {"slice", "offset"} and not re.fullmatch(r"-?[0-9]+", argument):
+                    raise BadPattern(f"{fmt} takes whole numbers, not {argument!r}")
             parts.append(_Field(_tag(pieces[0]), fmt, tuple(pieces[2:])))
         position = match.end()
     parts.append(pattern[position:])

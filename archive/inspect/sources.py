@@ -68,7 +68,7 @@ def delete_upload(user: User, token: str) -> None:
 
 
 def resolve_source(user: User, kind: str, ident: str) -> InspectedFile:
-    if kind == "instance" and ident.isdigit():
+    if kind == "instance" and ident.isascii() and ident.isdecimal():
         instance = Instance.objects.filter(pk=int(ident)).first()
         if instance is None:
             raise Http404("No such instance.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from pydicom import dcmread
 
 from archive.imports.roots import PathRefused, resolve_import_path
 from archive.inspect.diff import diff_datasets
@@ -33,6 +34,10 @@ def tools_home(request: HttpRequest) -> HttpResponse:
     return render(request, "archive/tools.html")
 
 
+def _positive(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdecimal() and int(text) > 0 else None
+
+
 @role_required(Role.VIEWER)
 def diff_page(request: HttpRequest) -> HttpResponse:
     first, second = request.GET.get("a", ""), request.GET.get("b", "")
@@ -49,19 +54,26 @@ def diff_page(request: HttpRequest) -> HttpResponse:
         else:
             context["differences"] = diff_datasets(
                 left.dataset, right.dataset, include_meta=bool(request.GET.get("meta")),
-                truncate=int(truncate) if truncate.isdigit() and int(truncate) > 0 else None)
+                truncate=_positive(truncate))
     return render(request, "archive/diff.html", context)
+
+
+def _number(request: HttpRequest, name: str) -> int:
+    value = request.GET.get(name, "")
+    if not (value.isascii() and value.isdecimal()):
+        raise Http404(f"{name} must be a number")
+    return int(value)
 
 
 def _scope_files(request: HttpRequest) -> tuple[str, list[tuple[str, Path]]]:
     if "study" in request.GET:
-        study = get_object_or_404(Study, pk=request.GET["study"])
+        study = get_object_or_404(Study, pk=_number(request, "study"))
         instances = Instance.objects.filter(series__study=study).order_by(
             "series__series_number", "instance_number")
         return f"study {study}", [(i.sop_instance_uid, absolute_path(i.file_path))
                                   for i in instances[:MAX_SCAN_FILES]]
     if "job" in request.GET:
-        job = get_object_or_404(Job, pk=request.GET["job"])
+        job = get_object_or_404(Job, pk=_number(request, "job"))
         instances = Instance.objects.filter(source_job=job)
         return f"import job {job.pk}", [(i.source_detail or i.sop_instance_uid,
                                          absolute_path(i.file_path))
@@ -111,13 +123,14 @@ def pattern_page(request: HttpRequest) -> HttpResponse:
             context["error"] = str(exc)
         else:
             if request.GET.get("instance"):
-                instances = [get_object_or_404(Instance, pk=request.GET["instance"])]
+                instances = [get_object_or_404(Instance, pk=_number(request, "instance"))]
             else:
                 instances = list(Instance.objects.filter(
-                    series__study_id=request.GET["study"]).order_by("instance_number")[:5000])
+                    series__study_id=_number(request, "study")).order_by("instance_number")[:5000])
             results = []
             for instance in instances:
-                ds = load(absolute_path(instance.file_path)).dataset
+                ds = dcmread(absolute_path(instance.file_path), stop_before_pixels=True,
+                             force=True)
                 results.append((instance, apply_pattern(parts, ds, overrides)))
             context["results"] = results
     return render(request, "archive/pattern.html", context)

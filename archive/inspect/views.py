@@ -29,7 +29,7 @@ from archive.inspect.sources import (
 )
 from archive.inspect.text import dump_text
 from archive.inspect.validate import Severity, validate
-from archive.rendering import RenderRefused, Window, file_window
+from archive.rendering import RenderRefused, Window, file_window, frame_count
 from archive.rendering import render as render_frame
 from console.roles import Role, request_user, role_required
 
@@ -188,7 +188,7 @@ def inspect_render_page(request: HttpRequest, kind: str, ident: str) -> HttpResp
     window = file_window(ds)
     return render(request, "archive/inspect_render.html", {
         "source": source, "tab": "render",
-        "frames": int(ds.get("NumberOfFrames", 1) or 1),
+        "frames": frame_count(ds),
         "file_window": window, "presets": WINDOW_PRESETS,
         "monochrome": str(ds.get("PhotometricInterpretation", "")).startswith("MONOCHROME"),
     })
@@ -199,7 +199,7 @@ def inspect_render(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     """One frame as PNG (default) or JPEG; ``frame`` counts from 1."""
     source = _source(request, kind, ident)
     frame_text = request.GET.get("frame", "1")
-    frame = int(frame_text) - 1 if frame_text.isdigit() else -1
+    frame = int(frame_text) - 1 if frame_text.isascii() and frame_text.isdecimal() else -1
     try:
         image = render_frame(source.path, frame, chosen_window(request))
     except RenderRefused as exc:
@@ -247,8 +247,9 @@ def inspect_value(request: HttpRequest, kind: str, ident: str) -> HttpResponseBa
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{source.ident}-fragments.zip"'
         return response
-    fragment_arg = request.GET.get("fragment")
-    fragment = int(fragment_arg) if fragment_arg and fragment_arg.isdigit() else None
+    fragment_arg = request.GET.get("fragment", "")
+    decimal = fragment_arg.isascii() and fragment_arg.isdecimal()
+    fragment = int(fragment_arg) if decimal else None
     data = read_value(source, result, path, fragment)
     response = HttpResponse(data, content_type="application/octet-stream")
     suffix = "" if fragment is None else f".{fragment:04d}"

@@ -310,8 +310,11 @@ class AssociationRecorder:
             return self._state.rejection_pdu
 
     def finish(self) -> Association:
-        """Work out how the association ended and store everything collected."""
+        """Work out how the association ended and store everything collected (once)."""
         with self._lock:
+            if getattr(self, "_finished", False):
+                return self.record
+            self._finished = True
             state = self._state
             messages = list(state.messages)
         record = self.record

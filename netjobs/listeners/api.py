@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import ModelSchema, Router, Schema, Status
+from pydantic import ConfigDict
 
 from console.api import field_errors_response, roles
 from console.roles import Role
@@ -47,6 +48,8 @@ class ListenerIn(Schema):
 
 
 class ListenerPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = None
     ae_title: str | None = None
     port: int | None = None
@@ -58,6 +61,10 @@ class ListenerPatch(Schema):
     duplicate_policy: str | None = None
     max_associations: int | None = None
     max_pdu: int | None = None
+    query_retrieve: bool | None = None
+    acse_timeout: int | None = None
+    dimse_timeout: int | None = None
+    network_timeout: int | None = None
     enabled: bool | None = None
 
 

@@ -67,7 +67,15 @@ def _relative(key: Key, level: str) -> str:
     return path + key.field
 
 
+MAX_WILDCARDS = 16
+
+
 def _wildcard_regex(value: str) -> str:
+    """``*``/``?`` to an anchored regex; runs of ``*`` collapse (no catastrophic
+    backtracking) and the number of wildcards is bounded."""
+    value = re.sub(r"\*+", "*", value)
+    if sum(value.count(c) for c in "*?") > MAX_WILDCARDS:
+        raise QueryError(f"at most {MAX_WILDCARDS} wildcards in a matching key")
     return "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
                          for c in value) + "$"
 
@@ -139,7 +147,9 @@ def _format(value: Any, kind: str) -> Any:
 
 
 def find(identifier: Dataset, root: str = "STUDY") -> Iterator[Dataset]:
-    """Matches for a C-FIND identifier, ``root`` being PATIENT or STUDY."""
+    """Matches for a C-FIND identifier, ``root`` being PATIENT or STUDY. Queries are
+    answered relationally: the unique keys of higher levels narrow the search when given,
+    and are not required."""
     level = str(identifier.get("QueryRetrieveLevel", "")).strip().upper()
     if level not in MODELS or (root == "STUDY" and level == "PATIENT"):
         raise QueryError(f"Query/Retrieve Level {level!r} is not valid for the {root} root")

@@ -114,6 +114,12 @@ def _on_negotiated(event: Any) -> None:
         recorder.negotiated(event.assoc)
 
 
+def _on_rejected(event: Any) -> None:
+    """pynetdicom kills a rejected association without EVT_CONN_CLOSE: finish it here."""
+    _on_negotiated(event)
+    _on_close(event)
+
+
 def _forward(name: str) -> Any:
     def handler(event: Any) -> None:
         recorder = _recorder(event)
@@ -139,7 +145,7 @@ def start(listener: Listener) -> RunningListener:
         (evt.EVT_CONN_OPEN, _on_open, [listener.pk, listener.ae_title]),
         (evt.EVT_REQUESTED, _on_requested),
         (evt.EVT_ACCEPTED, _on_negotiated),
-        (evt.EVT_REJECTED, _on_negotiated),
+        (evt.EVT_REJECTED, _on_rejected),
         (evt.EVT_DATA_SENT, _forward("_on_data_sent")),
         (evt.EVT_DATA_RECV, _forward("_on_data_recv")),
         (evt.EVT_DIMSE_SENT, _forward("_on_dimse_sent")),
