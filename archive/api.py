@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -35,6 +35,7 @@ from archive.models import DuplicatePolicy, Instance, Series, Study
 from archive.rendering import RenderRefused, Window
 from archive.rendering import render as render_frame
 from archive.storage import absolute_path
+from archive.views import instance_file_response
 from console.api import roles
 from console.roles import Role, request_user
 from netjobs.jobs.services import ParamsInvalid, create_job
@@ -176,12 +177,7 @@ def get_instance(request: HttpRequest, instance_id: int) -> Instance:
 
 @router.get("/instances/{instance_id}/file")
 def download_instance(request: HttpRequest, instance_id: int) -> FileResponse:
-    instance = get_object_or_404(Instance, pk=instance_id)
-    path = absolute_path(instance.file_path)
-    if not path.is_file():
-        raise Http404("The file of this instance is missing from storage.")
-    return FileResponse(path.open("rb"), as_attachment=True, content_type="application/dicom",
-                        filename=f"{instance.sop_instance_uid}.dcm")
+    return instance_file_response(get_object_or_404(Instance, pk=instance_id))
 
 
 class DumpFormat(StrEnum):

@@ -66,7 +66,11 @@ class InstanceDetailView(RoleRequiredMixin, DetailView):
 
 @role_required(Role.VIEWER)
 def instance_download(request: HttpRequest, pk: int) -> HttpResponseBase:
-    instance = get_object_or_404(Instance, pk=pk)
+    return instance_file_response(get_object_or_404(Instance, pk=pk))
+
+
+def instance_file_response(instance: Instance) -> FileResponse:
+    """The stored file of an instance as a download (page and API alike)."""
     path = absolute_path(instance.file_path)
     if not path.is_file():
         raise Http404("The file of this instance is missing from storage.")
