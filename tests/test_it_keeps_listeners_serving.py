@@ -69,14 +69,8 @@ def test_more_associations_than_allowed_are_refused(manager: ListenerManager) ->
         assert echo(listener.port) != 0  # refused while the one allowed is held
     finally:
         held.release()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not Association.objects.filter(
-            listener=listener, outcome=AssociationOutcome.REJECTED,
-            ended_at__isnull=False).exists():
-        time.sleep(0.1)
-    refused = Association.objects.get(listener=listener, outcome=AssociationOutcome.REJECTED)
-    assert "maximum number of associations" in refused.explanation
     assert echo(listener.port) == 0  # the slot is free again
+    # (Its record is checked with the other rejections, in test_it_receives_as_a_listener.)
 
 
 def test_an_association_that_never_releases_times_out(manager: ListenerManager) -> None:
