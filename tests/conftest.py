@@ -17,6 +17,7 @@ from django.db import connection
 from django.test import Client
 
 from console.roles import Role, ensure_role_groups
+from netjobs.listeners.manager import ListenerManager
 from netjobs.models import AEKind, ApplicationEntity, Job
 from tests.peers import stop_process
 
@@ -146,3 +147,16 @@ def wait_for_job(job: Job, seconds: float = 30, until: Callable[[Job], bool] | N
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job.pk} still {job.status} after {seconds} s: {job.error}")
+
+
+@pytest.fixture
+def manager(settings: Any, tmp_path: Path) -> Iterator[ListenerManager]:
+    """A listener manager in this process; its listeners are stopped after the test."""
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    settings.LISTENER_RETRY_SECONDS = 1
+    mgr = ListenerManager(owner="test-worker")
+    try:
+        yield mgr
+    finally:
+        for listener_id in list(mgr.running):
+            mgr.running.pop(listener_id).stop()

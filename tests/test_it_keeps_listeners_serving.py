@@ -7,9 +7,6 @@ import socketserver
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from pynetdicom import AE
@@ -17,21 +14,10 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from netjobs.listeners.manager import ListenerManager
 from netjobs.models import Association, AssociationOutcome, Listener, ListenerStatus
+from tests.listener_helpers import settled
 from tests.peers import DCMTK_ENV, free_port, require_tool
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def manager(settings: Any, tmp_path: Path) -> Iterator[ListenerManager]:
-    settings.STORAGE_ROOT = tmp_path / "storage"
-    settings.LISTENER_RETRY_SECONDS = 1
-    mgr = ListenerManager(owner="test")
-    try:
-        yield mgr
-    finally:
-        for listener_id in list(mgr.running):
-            mgr.running.pop(listener_id).stop()
 
 
 def echo(port: int) -> int:
@@ -70,7 +56,10 @@ def test_more_associations_than_allowed_are_refused(manager: ListenerManager) ->
     finally:
         held.release()
     assert echo(listener.port) == 0  # the slot is free again
-    # (Its record is checked with the other rejections, in test_it_receives_as_a_listener.)
+    settled(listener, 3)
+    refused = Association.objects.get(listener=listener, outcome=AssociationOutcome.REJECTED)
+    assert (refused.rejection_source, refused.rejection_reason) == (3, 2)  # local limit
+    assert refused.calling_ae_title == "ECHOSCU"
 
 
 def test_an_association_that_never_releases_times_out(manager: ListenerManager) -> None:

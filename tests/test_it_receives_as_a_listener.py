@@ -4,11 +4,7 @@ port already in use."""
 
 import contextlib
 import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydicom import dcmread
@@ -27,43 +23,9 @@ from netjobs.models import (
     ListenerStatus,
 )
 from tests.archive_helpers import corpus
-from tests.peers import DCMTK_ENV, free_port, require_tool
+from tests.listener_helpers import dcmtk, make_listener, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def manager(settings: Any, tmp_path: Path) -> Iterator[ListenerManager]:
-    settings.STORAGE_ROOT = tmp_path / "storage"
-    mgr = ListenerManager(owner="test-worker")
-    try:
-        yield mgr
-    finally:
-        for listener_id in list(mgr.running):
-            mgr.running.pop(listener_id).stop()
-
-
-def make_listener(**fields: Any) -> Listener:
-    values: dict[str, Any] = {"name": "main", "ae_title": "CONSOLE", "port": free_port(),
-                              "acse_timeout": 5, "dimse_timeout": 5, "network_timeout": 5}
-    values.update(fields)
-    return Listener.objects.create(**values)
-
-
-def settled(listener: Listener, count: int, seconds: float = 10) -> None:
-    """Wait until ``count`` associations of the listener have ended and been recorded (the
-    sender may return before the listener's association thread has written its record)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if Association.objects.filter(listener=listener, ended_at__isnull=False).count() >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} finished associations after {seconds} s")
-
-
-def dcmtk(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([require_tool(tool), *args], env=DCMTK_ENV, capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_echo_and_store_into_the_archive(manager: ListenerManager, tmp_path: Path) -> None:
@@ -111,12 +73,6 @@ def test_policies_reject(manager: ListenerManager) -> None:
     assert dcmtk("echoscu", "-aet", "KNOWN", "-aec", "OTHER", "127.0.0.1", port).returncode != 0
 
 
-KNOWN_RACE = ("Under load the record of a rejected inbound association is sometimes left "
-              "as 'connecting' without AE titles (event order in pynetdicom's acceptor "
-              "thread); the rejection itself is right. To fix, see the issue note.")
-
-
-@pytest.mark.xfail(strict=False, reason=KNOWN_RACE)
 def test_rejections_are_recorded_with_the_reason(manager: ListenerManager) -> None:
     ApplicationEntity.objects.create(kind=AEKind.REMOTE, ae_title="KNOWN", host="127.0.0.1",
                                      port=104)
@@ -125,11 +81,7 @@ def test_rejections_are_recorded_with_the_reason(manager: ListenerManager) -> No
     port = str(listener.port)
     dcmtk("echoscu", "-aet", "STRANGER", "-aec", "CONSOLE", "127.0.0.1", port)
     dcmtk("echoscu", "-aet", "KNOWN", "-aec", "OTHER", "127.0.0.1", port)
-    settled(listener, 2)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Association.objects.filter(
-            listener=listener, outcome=AssociationOutcome.REJECTED).count() < 2:
-        time.sleep(0.1)
+    settled(listener, 2)  # a record is finished once, after its association's last event
     rejected = {a.calling_ae_title: a for a in Association.objects.filter(
         listener=listener, outcome=AssociationOutcome.REJECTED)}
     assert "not a configured remote AE" in rejected["STRANGER"].explanation

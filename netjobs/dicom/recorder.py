@@ -100,6 +100,7 @@ class AssociationRecorder:
         self._tls = tls
         self._acse_timeout = acse_timeout
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
+        self._negotiation_saved = False
         self.record = Association.objects.create(
             job=job,
             listener_id=listener_id,
@@ -128,7 +129,9 @@ class AssociationRecorder:
         ]
 
     def _on_conn_open(self, event: evt.Event) -> None:
-        sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+        self.connection_opened(getattr(getattr(event.assoc.dul, "socket", None), "socket", None))
+
+    def connection_opened(self, sock: Any) -> None:
         with self._lock:
             self._state.connection_opened = True
             self._state.tcp_nodelay = has_tcp_nodelay(sock)
@@ -211,10 +214,18 @@ class AssociationRecorder:
             return explain.explain_connection_lost()
         return explain.explain_peer_abort(*peer_abort)
 
+    @property
+    def has_negotiation(self) -> bool:
+        return self._negotiation_saved
+
     def negotiated(self, assoc: PynetdicomAssociation) -> None:
         """Store the negotiation as it stands when ``associate()`` returns."""
+        self._negotiation_saved = True
         results = {cx.context_id: cx for cx in assoc.accepted_contexts + assoc.rejected_contexts}
-        requestor_contexts = assoc.requestor.requested_contexts
+        try:
+            requestor_contexts = assoc.requestor.requested_contexts
+        except ValueError:  # no A-ASSOCIATE-RQ arrived (garbage, timeout)
+            requestor_contexts = []
         rows = []
         for cx in requestor_contexts:
             answer = results.get(cx.context_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.utils import timezone
@@ -18,7 +19,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
     Verification,
 )
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from archive.models import DuplicatePolicy
 from netjobs.dicom.explain import Peer
@@ -27,15 +28,7 @@ from netjobs.dicom.sockets import set_tcp_nodelay
 from netjobs.listeners.handlers import StoreSettings, on_c_echo, on_c_find, on_c_store
 from netjobs.models import AEKind, ApplicationEntity, AssociationRole, CallingPolicy, Listener
 
-
-class NoDelayServer(ThreadedAssociationServer):
-    """Sets TCP_NODELAY on every accepted connection (PS3.8 traffic is request/response)."""
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        sock, address = super().get_request()
-        with contextlib.suppress(OSError):
-            set_tcp_nodelay(sock)
-        return sock, address
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,43 +74,18 @@ def build_ae(listener: Listener) -> AE:
     return ae
 
 
-# --- inbound association records: one recorder per association, kept on it -----------------
+# --- inbound association records ---------------------------------------------------------
+# One recorder per association. The request thread that accepted the connection creates it,
+# waits for the association thread to end and then writes the outcome, so the record is
+# finished exactly once, after every event, whatever order pynetdicom's threads ran in.
 def _recorder(event: Any) -> AssociationRecorder | None:
     return getattr(event.assoc, "_console_recorder", None)
 
 
-def _on_open(event: Any, listener_id: int, ae_title: str) -> None:
-    host, port = event.address[0], int(event.address[1])
-    event.assoc._console_recorder = AssociationRecorder(
-        job=None, role=AssociationRole.ACCEPTOR, peer=Peer("", ae_title, host, port),
-        local_max_pdu=None, tls=None, listener_id=listener_id,
-    )
-    event.assoc._console_recorder._on_conn_open(event)
-
-
-def _on_requested(event: Any) -> None:
+def _on_established(event: Any) -> None:
     recorder = _recorder(event)
-    if recorder is not None:
-        requestor = event.assoc.requestor
-        recorder.record.calling_ae_title = requestor.ae_title
-        recorder.record.called_ae_title = event.assoc.acceptor.ae_title or requestor.address
-        recorder.record.peer_max_pdu = requestor.maximum_length
-        recorder.record.peer_implementation_class_uid = str(
-            requestor.implementation_class_uid or "")
-        recorder.record.peer_implementation_version_name = (
-            requestor.implementation_version_name or "")
-
-
-def _on_negotiated(event: Any) -> None:
-    recorder = _recorder(event)
-    if recorder is not None:
+    if recorder is not None:  # the negotiation shows while the association runs
         recorder.negotiated(event.assoc)
-
-
-def _on_rejected(event: Any) -> None:
-    """pynetdicom kills a rejected association without EVT_CONN_CLOSE: finish it here."""
-    _on_negotiated(event)
-    _on_close(event)
 
 
 def _forward(name: str) -> Any:
@@ -128,13 +96,59 @@ def _forward(name: str) -> Any:
     return handler
 
 
-def _on_close(event: Any) -> None:
-    recorder = _recorder(event)
-    try:
-        if recorder is not None:
+def _closing_database_connection(run: Any) -> Any:
+    """Association threads use the database in their handlers; close it when they end."""
+    def wrapper() -> None:
+        try:
+            run()
+        finally:
+            connection.close()
+    return wrapper
+
+
+class RecordingRequestHandler(RequestHandler):
+    """pynetdicom's handler, plus an association record for every connection."""
+
+    server: ListenerServer
+
+    def handle(self) -> None:
+        assoc = self._create_association()
+        try:
+            host, port = str(self.client_address[0]), int(self.client_address[1])
+            recorder = AssociationRecorder(
+                job=None, role=AssociationRole.ACCEPTOR,
+                peer=Peer("", self.server.ae_title, host, port), local_max_pdu=None, tls=None,
+                listener_id=self.server.listener_id,
+            )
+            assoc._console_recorder = recorder  # type: ignore[attr-defined]
+            recorder.connection_opened(getattr(assoc.dul.socket, "socket", None))
+            evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
+            assoc.run = _closing_database_connection(assoc.run)  # type: ignore[method-assign]
+            assoc.start()
+            assoc.join()
+            assoc.dul.join(timeout=5)  # its last events (bytes, close) are in
+            if not recorder.has_negotiation:  # rejected, or no context accepted
+                recorder.negotiated(assoc)
             recorder.finish()
-    finally:
-        connection.close()
+        except Exception:
+            logger.exception("listener %s: association from %s", self.server.listener_id,
+                             self.client_address)
+        finally:
+            connection.close()
+
+
+class ListenerServer(ThreadedAssociationServer):
+    """Sets TCP_NODELAY on every accepted connection (PS3.8 traffic is request/response) and
+    records every association."""
+
+    daemon_threads = True
+    listener_id: int
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        sock, address = super().get_request()
+        with contextlib.suppress(OSError):
+            set_tcp_nodelay(sock)
+        return sock, address
 
 
 def start(listener: Listener) -> RunningListener:
@@ -142,10 +156,7 @@ def start(listener: Listener) -> RunningListener:
     ae = build_ae(listener)
     settings = StoreSettings(listener.pk, DuplicatePolicy(listener.duplicate_policy))
     handlers: list[Any] = [
-        (evt.EVT_CONN_OPEN, _on_open, [listener.pk, listener.ae_title]),
-        (evt.EVT_REQUESTED, _on_requested),
-        (evt.EVT_ACCEPTED, _on_negotiated),
-        (evt.EVT_REJECTED, _on_rejected),
+        (evt.EVT_ESTABLISHED, _on_established),
         (evt.EVT_DATA_SENT, _forward("_on_data_sent")),
         (evt.EVT_DATA_RECV, _forward("_on_data_recv")),
         (evt.EVT_DIMSE_SENT, _forward("_on_dimse_sent")),
@@ -153,13 +164,14 @@ def start(listener: Listener) -> RunningListener:
         (evt.EVT_ACSE_RECV, _forward("_on_acse_recv")),
         (evt.EVT_RELEASED, _forward("_on_released")),
         (evt.EVT_ABORTED, _forward("_on_aborted")),
-        (evt.EVT_CONN_CLOSE, _on_close),
         (evt.EVT_C_ECHO, on_c_echo),
         (evt.EVT_C_STORE, on_c_store, [settings]),
         (evt.EVT_C_FIND, on_c_find),
     ]
-    server = ae.make_server((listener.bind_address, listener.port), evt_handlers=handlers,
-                            server_class=NoDelayServer)
+    server = cast(ListenerServer, ae.make_server(
+        (listener.bind_address, listener.port), evt_handlers=handlers,
+        server_class=ListenerServer, request_handler=RecordingRequestHandler))
+    server.listener_id = listener.pk
     ae._servers.append(server)  # as AE.start_server does; shutdown() removes it
     thread = threading.Thread(target=server.serve_forever, name=f"listener-{listener.pk}",
                               daemon=True)
