@@ -3,6 +3,7 @@ policy applied and the study/series counts kept right."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -120,7 +121,8 @@ def store_file(
                 f"duplicate: SOP Instance UID {keys.sop_instance_uid} is already in the archive"
             )
     relative = relative_path_for(
-        keys.study_instance_uid, keys.series_instance_uid, keys.sop_instance_uid
+        keys.study_instance_uid, keys.series_instance_uid, keys.sop_instance_uid,
+        version=secrets.token_hex(4),
     )
     if received is not None and not parsed.part10_prefix:
         move_into_place(path, absolute_path(relative))
@@ -129,28 +131,43 @@ def store_file(
         written = write_atomically(path, absolute_path(relative), parsed.part10_prefix)
     record = _InstanceRecord(relative, written.size, written.sha256, source, source_detail, job)
     cache = cache if cache is not None else IndexCache()
+    replace = policy == DuplicatePolicy.REPLACE
     try:
-        instance, old_path = _index(keys, record, cache)
-    except IntegrityError:
-        cache.clear()
-        existing = Instance.objects.filter(sop_instance_uid=keys.sop_instance_uid).first()
-        if existing is None:
-            # Not a duplicate: the cache named a patient/study/series that another process
-            # deleted meanwhile. Index again from the database.
-            instance, old_path = _index(keys, record, cache)
-            if old_path and old_path != relative:
-                remove_file(old_path)
-            return StoreResult(StoreOutcome.STORED, instance, keys.warnings)
-        # Another writer indexed the same instance meanwhile: apply the policy to it.
-        if policy == DuplicatePolicy.REJECT:
-            raise DuplicateRejected(
-                f"duplicate: SOP Instance UID {keys.sop_instance_uid} is already in the archive"
-            ) from None
-        return StoreResult(StoreOutcome.DUPLICATE_KEPT, existing, keys.warnings)
+        instance, old_path = _index(keys, record, cache, replace)
+    except (IntegrityError, _IndexedMeanwhile):
+        return _settle_race(keys, record, cache, policy)
+    except BaseException:
+        remove_file(relative)  # never a file without its index row
+        raise
     if old_path and old_path != relative:
         remove_file(old_path)
-    outcome = StoreOutcome.REPLACED if existing is not None else StoreOutcome.STORED
+    outcome = StoreOutcome.STORED if old_path is None else StoreOutcome.REPLACED
     return StoreResult(outcome, instance, keys.warnings)
+
+
+def _settle_race(keys: IndexKeys, record: _InstanceRecord, cache: IndexCache,
+                 policy: DuplicatePolicy) -> StoreResult:
+    """Indexing failed on a unique key: another writer got there first, or the cache named
+    a patient/study/series that another process deleted meanwhile."""
+    cache.clear()
+    existing = Instance.objects.filter(sop_instance_uid=keys.sop_instance_uid).first()
+    if existing is None or policy == DuplicatePolicy.REPLACE:
+        try:
+            instance, old_path = _index(keys, record, cache, replace=True)
+        except BaseException:
+            remove_file(record.relative)  # never a file without its index row
+            raise
+        if old_path and old_path != record.relative:
+            remove_file(old_path)
+        outcome = StoreOutcome.STORED if old_path is None else StoreOutcome.REPLACED
+        return StoreResult(outcome, instance, keys.warnings)
+    # The other writer's file is the current one; this copy goes, and the policy answers
+    # as if it had come second.
+    remove_file(record.relative)
+    if policy == DuplicatePolicy.REJECT:
+        raise DuplicateRejected(
+            f"duplicate: SOP Instance UID {keys.sop_instance_uid} is already in the archive")
+    return StoreResult(StoreOutcome.DUPLICATE_KEPT, existing, keys.warnings)
 
 
 @dataclass(frozen=True)
@@ -212,8 +229,12 @@ def _series(keys: IndexKeys, study_id: int, cache: IndexCache) -> tuple[int, boo
     return series.pk, created or cached is None
 
 
-def _index(keys: IndexKeys, record: _InstanceRecord,
-           cache: IndexCache) -> tuple[Instance, str | None]:
+class _IndexedMeanwhile(Exception):
+    """Another writer indexed the SOP instance after this one checked for it."""
+
+
+def _index(keys: IndexKeys, record: _InstanceRecord, cache: IndexCache,
+           replace: bool) -> tuple[Instance, str | None]:
     with transaction.atomic():
         study_id = _study(keys, _patient(keys, cache), cache)
         series_id, series_new = _series(keys, study_id, cache)
@@ -250,6 +271,8 @@ def _index(keys: IndexKeys, record: _InstanceRecord,
             if series_new:
                 _refresh_study(study_id)
             return instance, None
+        if not replace:
+            raise _IndexedMeanwhile
         Instance.objects.filter(pk=previous["pk"]).update(**fields)
         instance = Instance.objects.get(pk=previous["pk"])
         refresh_counts(instance.series)

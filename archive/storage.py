@@ -34,11 +34,14 @@ def _component(uid: str) -> str:
     return "x" + hashlib.sha256(uid.encode()).hexdigest()[:40]
 
 
-def relative_path_for(study_uid: str, series_uid: str, sop_instance_uid: str) -> str:
+def relative_path_for(study_uid: str, series_uid: str, sop_instance_uid: str,
+                      version: str = "") -> str:
+    """Where an instance's file goes. Each write takes its own ``version`` so that two
+    writers of one SOP instance (a resend racing a delete, two senders at once) never
+    share a file name: the index row names the one file that is current."""
     bucket = hashlib.sha256(study_uid.encode()).hexdigest()[:2]
-    return "/".join(
-        (bucket, _component(study_uid), _component(series_uid), _component(sop_instance_uid))
-    ) + ".dcm"
+    name = _component(sop_instance_uid) + (f".{_component(version)}" if version else "")
+    return "/".join((bucket, _component(study_uid), _component(series_uid), name)) + ".dcm"
 
 
 def absolute_path(relative: str) -> Path:
@@ -57,10 +60,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _temporary_beside(destination: Path) -> tuple[int, str]:
+    for attempt in range(3):  # remove_file may drop an emptied folder between the two
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=destination.parent, prefix=".incoming-", suffix=".part")
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def write_atomically(source: Path, destination: Path, prefix: bytes = b"") -> WrittenFile:
     """Copy ``prefix`` + the bytes of ``source`` to ``destination`` durably and atomically."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-", suffix=".part")
+    fd, temporary = _temporary_beside(destination)
     digest = hashlib.sha256()
     size = 0
     try:
@@ -104,8 +117,14 @@ def write_received(data: bytes | bytearray | memoryview, path: Path) -> WrittenF
 
 def move_into_place(source: Path, destination: Path) -> None:
     """Rename a durable temporary file to its final name, and make the rename durable."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(source, destination)
+    for attempt in range(3):  # remove_file may drop an emptied folder between the two
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, destination)
+            break
+        except FileNotFoundError:
+            if attempt == 2 or not source.exists():
+                raise
     _fsync_dir(destination.parent)
 
 

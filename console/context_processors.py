@@ -29,6 +29,8 @@ NAVIGATION = (
     NavItem("Tools", "archive:tools", Role.VIEWER, "/tools/"),
     NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, "/aes/"),
     NavItem("Listeners", "netjobs:listener_list", Role.VIEWER, "/listeners/"),
+    NavItem("Storage commitment", "netjobs:commitment_list", Role.VIEWER, "/commitments/"),
+    NavItem("Notifications", "netjobs:mpps_list", Role.VIEWER, "/notifications/"),
     NavItem("Jobs", "netjobs:job_list", Role.VIEWER, "/jobs/"),
     NavItem("API tokens", "tokens", Role.VIEWER, "/account/"),
     NavItem("API docs", "api:openapi-view", Role.VIEWER, "/api/"),

@@ -8,6 +8,11 @@ class NetjobsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
+        from pynetdicom import _config
+
+        # Instances sent from a file go as the file's bytes, read in pieces: no decode and
+        # re-encode, no whole data set in memory (field notes: 2.6 s instead of 17.7 s).
+        _config.STORE_SEND_CHUNKED_DATASET = True
 
         from netjobs.models import ApplicationEntity
 

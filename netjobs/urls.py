@@ -1,6 +1,8 @@
 from django.urls import path
 
 from netjobs import views
+from netjobs.listeners import commitment_views
+from netjobs.listeners import notification_views as notifications
 from netjobs.listeners import views as listeners
 
 app_name = "netjobs"
@@ -23,6 +25,18 @@ urlpatterns = [
     path("listeners/<int:pk>/status/", listeners.listener_status, name="listener_status"),
     path("listeners/<int:pk>/<str:action>/", listeners.listener_action,
          name="listener_action"),
+    path("notifications/mpps/", notifications.PerformedProcedureStepListView.as_view(),
+         name="mpps_list"),
+    path("notifications/mpps/<int:pk>/", notifications.PerformedProcedureStepDetailView.as_view(),
+         name="mpps_detail"),
+    path("notifications/ian/", notifications.AvailabilityNotificationListView.as_view(),
+         name="ian_list"),
+    path("notifications/ian/<int:pk>/",
+         notifications.AvailabilityNotificationDetailView.as_view(), name="ian_detail"),
+    path("commitments/", commitment_views.CommitmentListView.as_view(),
+         name="commitment_list"),
+    path("commitments/<int:pk>/", commitment_views.CommitmentDetailView.as_view(),
+         name="commitment_detail"),
     path("jobs/", views.JobListView.as_view(), name="job_list"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("jobs/<int:pk>/live/", views.job_live, name="job_live"),

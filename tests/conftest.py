@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from django.test import Client
 from console.roles import Role, ensure_role_groups
 from netjobs.listeners.manager import ListenerManager
 from netjobs.models import AEKind, ApplicationEntity, Job
-from tests.peers import stop_process
+from tests.peers import free_port, require_tool, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -160,3 +161,31 @@ def manager(settings: Any, tmp_path: Path) -> Iterator[ListenerManager]:
     finally:
         for listener_id in list(mgr.running):
             mgr.running.pop(listener_id).stop()
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run([require_tool("openssl"), *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def pki() -> Iterator[Path]:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, under an
+    allowed TLS root."""
+    root = Path(settings.TLS_FILE_ROOTS[0]) / f"test-{free_port()}"
+    root.mkdir(parents=True)
+    try:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                "/CN=Test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=root)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", "server.key", "-out", "server.csr", cwd=root)
+        (root / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "server.pem",
+                cwd=root)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=modality",
+                "-keyout", "client.key", "-out", "client.csr", cwd=root)
+        openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "1", "-out", "client.pem", cwd=root)
+        yield root
+    finally:
+        shutil.rmtree(root)

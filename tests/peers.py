@@ -153,3 +153,45 @@ def pynetdicom_verification_scp(
         yield port
     finally:
         server.shutdown()
+
+
+@dataclass
+class OrthancPeer:
+    ae_title: str
+    dicom_port: int
+    http_port: int
+
+    def rest(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode())
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read()
+        return json.loads(data) if data[:1] in (b"{", b"[") else data
+
+
+@contextmanager
+def orthanc(workdir: Path, modalities: dict[str, tuple[str, str, int]],
+            ae_title: str = "ORTHANC") -> Iterator[OrthancPeer]:
+    """Debian's Orthanc on loopback ports, with the given DICOM modalities (name: AE title,
+    host, port), its REST API open on 127.0.0.1 only."""
+    import json
+
+    dicom_port, http_port = free_port(), free_port()
+    storage = workdir / "orthanc-db"
+    config = workdir / "orthanc.json"
+    config.write_text(json.dumps({
+        "Name": "test", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
+        "DicomAet": ae_title, "DicomPort": dicom_port, "HttpPort": http_port,
+        "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
+        "DicomCheckCalledAet": False, "Plugins": [], "StorageCompression": False,
+        "DicomAlwaysAllowStore": True, "DicomAlwaysAllowEcho": True,
+        "DicomModalities": {name: list(entry) for name, entry in modalities.items()},
+    }))
+    argv = [require_tool("Orthanc"), str(config)]
+    with _running(argv, ae_title, dicom_port, workdir / "orthanc.log"):
+        wait_for_port(http_port)
+        yield OrthancPeer(ae_title, dicom_port, http_port)

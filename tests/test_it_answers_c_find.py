@@ -3,6 +3,7 @@ Root, each level, wildcards, ranges, UID lists) and checked against the archive.
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from archive.indexing import store_file
 from archive.models import InstanceSource
 from netjobs.listeners.manager import ListenerManager
-from netjobs.models import Listener
+from netjobs.models import Association, Listener
 from tests.archive_helpers import make_object
 from tests.peers import DCMTK_ENV, free_port, require_tool
 
@@ -119,3 +120,23 @@ def test_find_responses_honour_cancel_and_bad_identifiers(db: Any, settings: Any
     query.StudyDate = "notadate-"
     assert [s for s, _ in find_responses(query, "STUDY", lambda: False)] == [
         DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
+
+
+
+def test_gdcmscu_find_is_answered_with_the_matches(port: int) -> None:
+    """Debian's gdcmscu 3.0.21 aborts at the end of every association it opens, even a
+    C-ECHO to DCMTK's storescp ("ProtocolStream as nullptr is invalid"), before it prints
+    what it received. What the console answered is in its association record."""
+    subprocess.run([require_tool("gdcmscu"), "--find", "--studyroot", "--study",
+                    "--call", "CONSOLE", "--aetitle", "GDCM", "--key", "8,52=STUDY",
+                    "--key", "10,10=doe*", "--key", "20,d=", "127.0.0.1", str(port)],
+                   capture_output=True, timeout=60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Association.objects.filter(
+            calling_ae_title="GDCM", ended_at__isnull=False).exists():
+        time.sleep(0.05)
+    record = Association.objects.get(calling_ae_title="GDCM")
+    responses = list(record.dimse_messages.filter(command="C-FIND-RSP").order_by("pk")
+                     .values_list("status", flat=True))
+    assert responses == [0xFF00, 0x0000]  # one match (STUDY_A), then success
+    assert record.dimse_messages.filter(command="C-FIND-RQ").count() == 1

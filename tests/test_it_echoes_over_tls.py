@@ -1,8 +1,6 @@
 """C-ECHO over TLS (PS3.15 Annex B) to DCMTK storescp +tls, and TLS file paths kept under
 the allowed roots."""
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,29 +16,6 @@ from tests.conftest import logged_in, wait_for_job
 from tests.peers import DCMTK_ENV, RunningPeer, _running, free_port, require_tool
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run([require_tool("openssl"), *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture
-def pki() -> Iterator[Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1, under an allowed TLS root."""
-    root = Path(settings.TLS_FILE_ROOTS[0]) / f"test-{free_port()}"
-    root.mkdir(parents=True)
-    try:
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                "/CN=Test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=root)
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                "-keyout", "server.key", "-out", "server.csr", cwd=root)
-        (root / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "server.pem",
-                cwd=root)
-        yield root
-    finally:
-        shutil.rmtree(root)
 
 
 @pytest.fixture

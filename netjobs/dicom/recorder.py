@@ -101,6 +101,7 @@ class AssociationRecorder:
         self._acse_timeout = acse_timeout
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
         self._negotiation_saved = False
+        self.assoc: PynetdicomAssociation | None = None  # once connected
         self.record = Association.objects.create(
             job=job,
             listener_id=listener_id,
@@ -129,6 +130,7 @@ class AssociationRecorder:
         ]
 
     def _on_conn_open(self, event: evt.Event) -> None:
+        self.assoc = event.assoc
         self.connection_opened(getattr(getattr(event.assoc.dul, "socket", None), "socket", None))
 
     def connection_opened(self, sock: Any) -> None:

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import ModelSchema, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from console.api import field_errors_response, roles
 from console.roles import Role
@@ -15,10 +15,12 @@ from netjobs.models import Listener
 
 router = Router(tags=["listeners"])
 EDITABLE = ["name", "ae_title", "bind_address", "port", "verification", "storage",
-            "query_retrieve",
+            "query_retrieve", "mpps", "instance_availability", "storage_commitment",
+            "accept_private_sop_classes", "transfer_syntaxes",
             "calling_policy", "require_called_ae_title", "duplicate_policy",
             "max_associations", "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout",
-            "enabled"]
+            "tls_enabled", "tls_cert_file", "tls_key_file", "tls_ca_file",
+            "tls_require_client_certificate", "enabled"]
 
 
 class ListenerOut(ModelSchema):
@@ -36,6 +38,20 @@ class ListenerIn(Schema):
     verification: bool = True
     storage: bool = True
     query_retrieve: bool = True
+    mpps: bool = False
+    instance_availability: bool = False
+    storage_commitment: bool = False
+    accept_private_sop_classes: bool = False
+    transfer_syntaxes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Accepted transfer syntax UIDs per service (verification, storage, "
+                    "query_retrieve, mpps, instance_availability, storage_commitment); "
+                    "a service left out takes the defaults")
+    tls_enabled: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_file: str = ""
+    tls_require_client_certificate: bool = False
     calling_policy: str = "any"
     require_called_ae_title: bool = True
     duplicate_policy: str = "keep"
@@ -62,6 +78,16 @@ class ListenerPatch(Schema):
     max_associations: int | None = None
     max_pdu: int | None = None
     query_retrieve: bool | None = None
+    mpps: bool | None = None
+    instance_availability: bool | None = None
+    storage_commitment: bool | None = None
+    accept_private_sop_classes: bool | None = None
+    transfer_syntaxes: dict[str, list[str]] | None = None
+    tls_enabled: bool | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_require_client_certificate: bool | None = None
     acse_timeout: int | None = None
     dimse_timeout: int | None = None
     network_timeout: int | None = None

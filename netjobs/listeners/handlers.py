@@ -57,6 +57,13 @@ def on_c_store(event: Any, settings: StoreSettings) -> int:
                           event.assoc.requestor.ae_title, settings)
 
 
+def refuse_c_store(event: Any, settings: StoreSettings) -> int:
+    """Storage is off: its contexts exist only for the instances a C-GET sends back."""
+    logger.info("listener %s: refused a C-STORE from %s (Storage is not offered)",
+                settings.listener_id, event.assoc.requestor.ae_title)
+    return DimseStatus.REFUSED_SOP_CLASS_NOT_SUPPORTED
+
+
 def find_responses(identifier: Any, root: str, cancelled: Any) -> Iterator[tuple[int, Any]]:
     """Pending responses with the matches, cancel when asked, or the failure status."""
     try:

@@ -15,7 +15,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from netjobs.listeners.server import RunningListener, start
+from netjobs.listeners.server import ListenerStartError, RunningListener, start
 from netjobs.models import DesiredState, Listener, ListenerStatus
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class ListenerManager:
             return
         try:
             running = start(listener)
+        except ListenerStartError as exc:
+            Listener.objects.filter(pk=listener.pk).update(
+                status=ListenerStatus.FAILED, last_error=str(exc), heartbeat_at=current)
+            logger.error("listener %s: %s", listener.pk, exc)
+            return
         except OSError as exc:
             reason = exc.strerror or str(exc)
             message = (f"Cannot listen on {listener.bind_address}:{listener.port}: {reason}"

@@ -12,27 +12,81 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
+from pydicom.uid import UID
 
 from console.roles import Role, RoleRequiredMixin, role_required
 from netjobs.listeners.control import ListenerAction, request_action
+from netjobs.listeners.services import (
+    ListenerService,
+    accepted_syntaxes,
+    default_syntaxes,
+    offered_services,
+    syntax_choices,
+)
 from netjobs.models import Listener
 
 FIELDS = ["name", "ae_title", "bind_address", "port", "verification", "storage",
-          "query_retrieve",
+          "query_retrieve", "mpps", "instance_availability", "storage_commitment",
+          "accept_private_sop_classes",
           "calling_policy", "require_called_ae_title", "duplicate_policy", "max_associations",
-          "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout", "enabled"]
+          "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout",
+          "tls_enabled", "tls_cert_file", "tls_key_file", "tls_ca_file",
+          "tls_require_client_certificate", "enabled"]
+
+
+def syntax_field_name(service: ListenerService) -> str:
+    return f"syntaxes_{service.value}"
 
 
 class ListenerForm(forms.ModelForm):
+    """The listener's settings, with one transfer syntax list per service."""
+
     class Meta:
         model = Listener
         fields = FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for service in ListenerService:
+            self.fields[syntax_field_name(service)] = forms.MultipleChoiceField(
+                label=f"{service.label}: accepted transfer syntaxes",
+                choices=syntax_choices(), required=True,
+                initial=accepted_syntaxes(self.instance, service),
+                widget=forms.SelectMultiple(attrs={"size": 6}),
+                help_text="Ctrl-click to choose several. Default: "
+                          + ("every syntax the archive can store."
+                             if service == ListenerService.STORAGE
+                             else "the uncompressed syntaxes."),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        chosen: dict[str, list[str]] = {}
+        for service in ListenerService:
+            uids = cleaned.get(syntax_field_name(service))
+            if uids and sorted(uids) != sorted(default_syntaxes(service)):
+                chosen[service.value] = list(uids)
+        self.instance.transfer_syntaxes = chosen
+        return cleaned
 
     def full_clean(self) -> None:
         super().full_clean()
         for name in self.errors:
             if name in self.fields:
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+
+def describe_services(listener: Listener) -> list[dict[str, Any]]:
+    """Each offered service with the transfer syntaxes it accepts, for the detail page."""
+    rows = []
+    for service in offered_services(listener):
+        uids = accepted_syntaxes(listener, service)
+        rows.append({
+            "label": service.label,
+            "default": sorted(uids) == sorted(default_syntaxes(service)),
+            "syntaxes": [UID(uid).name for uid in uids],
+        })
+    return rows
 
 
 class ListenerListView(RoleRequiredMixin, ListView):
@@ -52,7 +106,8 @@ class ListenerDetailView(RoleRequiredMixin, DetailView):
         calling = self.request.GET.get("calling", "").strip()
         if calling:
             associations = associations.filter(calling_ae_title__icontains=calling)
-        context.update(associations=associations[:50], calling=calling)
+        context.update(associations=associations[:50], calling=calling,
+                       services=describe_services(self.object))
         return context
 
 

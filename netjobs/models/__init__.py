@@ -14,6 +14,14 @@ from netjobs.models.associations import (
 from netjobs.models.items import ItemOutcome, JobItem
 from netjobs.models.jobs import Job, JobLogEntry, JobStatus, LogLevel
 from netjobs.models.listeners import CallingPolicy, DesiredState, Listener, ListenerStatus
+from netjobs.models.notifications import (
+    AvailabilityNotification,
+    CommitmentRequest,
+    CommitmentStatus,
+    PerformedProcedureStep,
+    PerformedProcedureStepStatus,
+    ReportRoute,
+)
 
 __all__ = [
     "AEKind",
@@ -22,7 +30,10 @@ __all__ = [
     "Association",
     "AssociationOutcome",
     "AssociationRole",
+    "AvailabilityNotification",
     "CallingPolicy",
+    "CommitmentRequest",
+    "CommitmentStatus",
     "ContextResult",
     "DesiredState",
     "DimseDirection",
@@ -35,5 +46,8 @@ __all__ = [
     "Listener",
     "ListenerStatus",
     "LogLevel",
+    "PerformedProcedureStep",
+    "PerformedProcedureStepStatus",
     "PresentationContext",
+    "ReportRoute",
 ]

@@ -1,0 +1,307 @@
+"""C-MOVE and C-GET over the archive (PS3.4 C.4.2, C.4.3).
+
+Plain functions decide what a retrieve covers, where a C-MOVE goes and which presentation
+contexts carry it; the two event handlers are thin generators over them that pynetdicom's
+Query/Retrieve service drives (it sends the C-STOREs and the pending and final responses).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import evt
+from pynetdicom.presentation import build_context
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+)
+
+from archive.models import Instance
+from archive.storage import absolute_path
+from netjobs.dicom.explain import Peer
+from netjobs.dicom.recorder import AssociationRecorder
+from netjobs.dicom.status import DimseStatus
+from netjobs.dicom.tls import client_context
+from netjobs.models import ApplicationEntity, AssociationRole
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTEXTS = 128  # PS3.8: odd context IDs 1..255
+MAX_SUB_OPERATIONS = 65535  # the counts in the responses are US
+UNCOMPRESSED = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, "1.2.840.10008.1.2.2",
+                "1.2.840.10008.1.2.1.99"}
+
+
+class RetrieveError(ValueError):
+    """The identifier does not say what to retrieve."""
+
+
+@dataclass
+class RetrieveSettings:
+    listener_id: int
+    ae_title: str
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    file_path: str
+
+
+def _uid_list(identifier: Dataset, keyword: str) -> list[str]:
+    value = identifier.get(keyword)
+    if value in (None, ""):
+        raise RetrieveError(f"{keyword} is required at this retrieve level")
+    values = list(value) if isinstance(value, MultiValue | list) else [value]
+    uids = [str(v).strip() for v in values if str(v).strip()]
+    if not uids or any("*" in uid or "?" in uid for uid in uids):
+        raise RetrieveError(f"{keyword} must hold UIDs (no wildcards)")
+    return uids
+
+
+def instances_to_retrieve(identifier: Dataset, patient_root: bool) -> list[StoredInstance]:
+    """The archived instances an identifier's unique keys select (PS3.4 C.4.2.2.1)."""
+    level = str(identifier.get("QueryRetrieveLevel", "") or "").strip().upper()
+    instances = Instance.objects.all()
+    if level == "PATIENT":
+        if not patient_root:
+            raise RetrieveError("The Study Root models have no PATIENT level")
+        patient_id = str(identifier.get("PatientID", "") or "").strip()
+        if not patient_id or "*" in patient_id or "?" in patient_id:
+            raise RetrieveError("PatientID is required at the PATIENT level")
+        instances = instances.filter(series__study__patient__patient_id=patient_id)
+    elif level == "STUDY":
+        instances = instances.filter(
+            series__study__study_instance_uid__in=_uid_list(identifier, "StudyInstanceUID"))
+    elif level == "SERIES":
+        instances = instances.filter(
+            series__series_instance_uid__in=_uid_list(identifier, "SeriesInstanceUID"))
+    elif level == "IMAGE":
+        instances = instances.filter(
+            sop_instance_uid__in=_uid_list(identifier, "SOPInstanceUID"))
+    else:
+        raise RetrieveError(f"Unknown Query/Retrieve Level {level!r}")
+    rows = instances.order_by("series__study_id", "series_id", "instance_number", "pk")
+    return [StoredInstance(*row) for row in rows.values_list(
+        "sop_class_uid", "sop_instance_uid", "transfer_syntax_uid", "file_path")]
+
+
+def move_destination(ae_title: str) -> ApplicationEntity | None:
+    """The AE a C-MOVE may send to: configured, and allowed as a move destination."""
+    return (ApplicationEntity.objects
+            .filter(ae_title=ae_title.strip(), accepts_move_destination=True)
+            .order_by("kind", "pk").first())
+
+
+def plan_contexts(instances: list[StoredInstance]) -> list[tuple[str, list[str]]]:
+    """Presentation contexts for sending ``instances`` (like dcmsend): each SOP class with
+    its instances' own transfer syntaxes, plus an uncompressed fallback, at most 128."""
+    contexts: list[tuple[str, list[str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for item in instances:
+        own = item.transfer_syntax_uid
+        wanted = [(item.sop_class_uid, own)] if own not in UNCOMPRESSED else []
+        wanted.append((item.sop_class_uid, "uncompressed"))
+        for key in wanted:
+            if key in seen:
+                continue
+            seen.add(key)
+            if key[1] == "uncompressed":
+                syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+                if own in UNCOMPRESSED and own not in syntaxes:
+                    syntaxes.insert(0, UID(own))
+                contexts.append((key[0], [str(s) for s in syntaxes]))
+            else:
+                contexts.append((key[0], [own]))
+    if len(contexts) > MAX_CONTEXTS:
+        logger.warning("retrieve needs %d presentation contexts; only %d are proposed",
+                       len(contexts), MAX_CONTEXTS)
+    return contexts[:MAX_CONTEXTS]
+
+
+class StoredDataset(Dataset):
+    """Stands for an archived file in pynetdicom's retrieve service: ``send_stored`` sends
+    the file's own data set bytes, never a decode and re-encode."""
+
+    def __init__(self, item: StoredInstance) -> None:
+        super().__init__()
+        self.SOPClassUID = item.sop_class_uid
+        self.SOPInstanceUID = item.sop_instance_uid
+        self.file_meta = FileMetaDataset()
+        self.file_meta.TransferSyntaxUID = UID(item.transfer_syntax_uid)
+        self.__dict__["stored_path"] = absolute_path(item.file_path)
+
+
+def _has_context(assoc: Any, item: StoredInstance, transfer_syntax: str) -> bool:
+    return any(cx.abstract_syntax == item.sop_class_uid and cx.as_scu
+               and cx.transfer_syntax[0] == transfer_syntax for cx in assoc.accepted_contexts)
+
+
+def dataset_for_context(item: StoredInstance, assoc: Any) -> Dataset:
+    """The stored instance ready for a context the peer accepted: as stored when the peer
+    took its transfer syntax, decompressed when it took only an uncompressed one."""
+    ts = item.transfer_syntax_uid
+    if _has_context(assoc, item, ts):
+        return StoredDataset(item)
+    uncompressed = [cx.transfer_syntax[0] for cx in assoc.accepted_contexts
+                    if cx.abstract_syntax == item.sop_class_uid and cx.as_scu
+                    and cx.transfer_syntax[0] in UNCOMPRESSED]
+    if ts in UNCOMPRESSED or not uncompressed:
+        # pynetdicom converts between uncompressed syntaxes; with no context at all the
+        # send fails and is counted as a failed sub-operation.
+        return dcmread(absolute_path(item.file_path))
+    dataset = dcmread(absolute_path(item.file_path))
+    logger.info("sending %s decompressed: the peer accepts no %s", item.sop_instance_uid,
+                UID(ts).name)
+    dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
+    return dataset
+
+
+def send_stored_bytes(assoc: Any) -> None:
+    """Make the association send a StoredDataset from its file, bytes as stored (with
+    pynetdicom's chunked sending, which reads the file in pieces)."""
+    send = assoc.send_c_store
+
+    def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
+        path = dataset.__dict__.get("stored_path") if isinstance(dataset, Dataset) else None
+        return send(path if path is not None else dataset, *args, **kwargs)
+
+    assoc.send_c_store = send_c_store
+
+
+# --- responses with a comment ---------------------------------------------------------------
+def set_failure_comment(assoc: Any, message_id: int, comment: str) -> None:
+    """Have the failure response to ``message_id`` carry an Error Comment (64 chars)."""
+    comments: dict[int, str] = getattr(assoc, "_console_error_comments", {})
+    comments[message_id] = comment[:64]
+    assoc._console_error_comments = comments
+
+
+def add_error_comments(assoc: Any) -> None:
+    """Wrap the association's DIMSE sender so failure responses carry the noted comment."""
+    dimse = assoc.dimse
+    send = dimse.send_msg
+
+    def send_with_comment(primitive: Any, context_id: int) -> None:
+        comments: dict[int, str] = getattr(assoc, "_console_error_comments", {})
+        responding_to = getattr(primitive, "MessageIDBeingRespondedTo", None)
+        status = getattr(primitive, "Status", None)
+        if (responding_to in comments and isinstance(status, int)
+                and (status & 0xF000) in (0xA000, 0xC000)):
+            primitive.ErrorComment = comments.pop(responding_to)
+        send(primitive, context_id)
+
+    dimse.send_msg = send_with_comment
+
+
+# --- the handlers -------------------------------------------------------------------------------
+def _sub_operations(items: list[StoredInstance], event: Any,
+                    assoc: Any) -> Iterator[tuple[int, Dataset | None]]:
+    for item in items:
+        if event.is_cancelled:
+            yield DimseStatus.CANCEL, None
+            return
+        try:
+            yield DimseStatus.PENDING, dataset_for_context(item, assoc)
+        except (OSError, ValueError) as exc:
+            logger.error("retrieve: cannot read %s: %s", item.sop_instance_uid, exc)
+            failed = Dataset()
+            failed.SOPClassUID, failed.SOPInstanceUID = item.sop_class_uid, item.sop_instance_uid
+            yield DimseStatus.PENDING, failed  # fails to send: counted as a failure
+
+
+def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
+    close_old_connections()
+    request = event.request
+    title = str(request.MoveDestination or "").strip()
+    destination = move_destination(title)
+    if destination is None:
+        logger.info("listener %s: C-MOVE to unknown destination %r", settings.listener_id, title)
+        set_failure_comment(event.assoc, request.MessageID,
+                            f"Unknown move destination {title}: not an AE of the console")
+        yield None, None
+        return
+    patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelMove
+    try:
+        items = instances_to_retrieve(event.identifier, patient_root)
+    except RetrieveError as exc:
+        items, problem = [], str(exc)
+    else:
+        problem = ""
+    recorder = AssociationRecorder(
+        job=None, role=AssociationRole.REQUESTOR,
+        peer=Peer(settings.ae_title, destination.ae_title, destination.host, destination.port),
+        local_max_pdu=destination.max_pdu, tls=None, listener_id=settings.listener_id,
+    )
+    sub_recorders(event.assoc).append(recorder)
+    options: dict[str, Any] = {
+        "contexts": [build_context(abstract, syntaxes) for abstract, syntaxes
+                     in plan_contexts(items)] or None,
+        "max_pdu": destination.max_pdu,
+        "evt_handlers": [*recorder.handlers,
+                         (evt.EVT_RELEASED, finish_on_release, [recorder])],
+    }
+    if destination.tls_enabled:
+        try:
+            options["tls_args"] = (client_context(destination), destination.host)
+        except (ValidationError, ssl.SSLError, OSError) as exc:
+            logger.error("C-MOVE destination %s: unusable TLS settings: %s", destination, exc)
+    set_failure_comment(event.assoc, request.MessageID,
+                        f"Destination {title} at {destination.host}:{destination.port} "
+                        "refused or did not answer")
+    yield destination.host, destination.port, options
+    if problem:
+        set_failure_comment(event.assoc, request.MessageID, problem)
+        yield 1
+        yield DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, None
+        return
+    yield len(items[:MAX_SUB_OPERATIONS])
+    store_assoc = recorder.assoc  # pynetdicom resumes here once it is established
+    assert store_assoc is not None
+    recorder.negotiated(store_assoc)
+    send_stored_bytes(store_assoc)
+    yield from _sub_operations(items[:MAX_SUB_OPERATIONS], event, store_assoc)
+
+
+def on_c_get(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
+    close_old_connections()
+    request = event.request
+    patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelGet
+    try:
+        items = instances_to_retrieve(event.identifier, patient_root)
+    except RetrieveError as exc:
+        set_failure_comment(event.assoc, request.MessageID, str(exc))
+        yield 1
+        yield DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, None
+        return
+    yield len(items[:MAX_SUB_OPERATIONS])
+    send_stored_bytes(event.assoc)
+    yield from _sub_operations(items[:MAX_SUB_OPERATIONS], event, event.assoc)
+
+
+def sub_recorders(assoc: Any) -> list[AssociationRecorder]:
+    """Records of the associations a listener's association opened (C-MOVE destinations);
+    whatever is still open is finished when that association ends."""
+    recorders: list[AssociationRecorder] = getattr(assoc, "_console_sub_recorders", [])
+    assoc._console_sub_recorders = recorders
+    return recorders
+
+
+def finish_on_release(event: Any, recorder: AssociationRecorder) -> None:
+    """pynetdicom releases the C-MOVE sub-association from this (the listener's) thread."""
+    recorder._on_released(event)
+    if not recorder.has_negotiation:
+        recorder.negotiated(event.assoc)
+    recorder.finish()
