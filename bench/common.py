@@ -13,7 +13,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "dicom-corpus"
+CORPUS = next((Path(c) for c in (os.environ.get("DICOM_CORPUS", ""),
+                                  ROOT.parent / "shared" / "dicom-corpus",
+                                  "/work/shared/dicom-corpus")
+               if c and (Path(c) / "INDEX.tsv").is_file()),
+              ROOT.parent / "shared" / "dicom-corpus")
 WORK = Path(tempfile.mkdtemp(prefix="console-bench-"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -10,7 +11,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "dicom-corpus"
+
+def _corpus_folder() -> Path:
+    """The shared test corpus: $DICOM_CORPUS, or ../shared/dicom-corpus beside the checkout
+    (the workspace layout), or the workspace's own when the checkout is a clone elsewhere."""
+    candidates: list[str | Path] = [os.environ.get("DICOM_CORPUS", ""),
+                  Path(__file__).resolve().parent.parent.parent / "shared" / "dicom-corpus",
+                  "/work/shared/dicom-corpus"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "INDEX.tsv").is_file():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+CORPUS = _corpus_folder()
 # Part 10 files with all the UIDs the archive needs, across transfer syntaxes.
 GOOD = [
     "693_UNCI.dcm", "693_J2KR.dcm", "MR2_J2KR.dcm", "MR2_UNCI.dcm", "OBXXXX1A_expb.dcm",
