@@ -322,8 +322,9 @@ def delete_studies(studies: list[Study]) -> int:
     Files go only after the index deletion has committed."""
     with transaction.atomic():
         ids = [study.pk for study in studies]
-        paths = list(
-            Instance.objects.filter(series__study_id__in=ids).values_list("file_path", flat=True)
+        paths = list(  # locked: a replace committing meanwhile cannot swap a file under us
+            Instance.objects.select_for_update(of=("self",)).filter(series__study_id__in=ids)
+            .values_list("file_path", flat=True)
         )
         patient_ids = set(Study.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
         Study.objects.filter(pk__in=ids).delete()

@@ -302,13 +302,13 @@ def test_bad_requests_are_refused_and_the_listener_keeps_serving(
         assert request_commitment(assoc, good, action_type=2) == \
             DimseStatus.NO_SUCH_ACTION_TYPE
         assert request_commitment(assoc, request_information(None, references)) == \
-            DimseStatus.MISSING_ATTRIBUTE
+            DimseStatus.INVALID_ARGUMENT_VALUE
         assert request_commitment(assoc, request_information(generate_uid(), None)) == \
-            DimseStatus.MISSING_ATTRIBUTE
+            DimseStatus.INVALID_ARGUMENT_VALUE
         assert request_commitment(assoc, request_information(generate_uid(), [])) == \
-            DimseStatus.MISSING_ATTRIBUTE_VALUE
+            DimseStatus.INVALID_ARGUMENT_VALUE
         assert request_commitment(assoc, request_information("1.2.x", references)) == \
-            DimseStatus.INVALID_ATTRIBUTE_VALUE
+            DimseStatus.INVALID_ARGUMENT_VALUE
         echo = assoc.send_c_echo()
         assert echo.Status == DimseStatus.SUCCESS
     assert not CommitmentRequest.objects.exists()

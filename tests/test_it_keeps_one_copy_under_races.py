@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
-from archive.indexing import DuplicateRejected, StoreOutcome, delete_studies, store_file
+from archive.indexing import (
+    DuplicateRejected,
+    StoreOutcome,
+    StoreResult,
+    delete_studies,
+    store_file,
+)
 from archive.models import DuplicatePolicy, Instance, InstanceSource, Study
 from archive.storage import absolute_path, storage_root
 from tests.archive_helpers import corpus
@@ -87,6 +93,8 @@ def test_a_resend_racing_a_delete_never_loses_the_new_copy(settings: Any,
         try:
             resend.append(store_file(source, source=InstanceSource.UPLOAD,
                                      policy=DuplicatePolicy.REPLACE))
+        except Exception as exc:
+            resend.append(exc)
         finally:
             connection.close()
             done.set()
@@ -97,7 +105,10 @@ def test_a_resend_racing_a_delete_never_loses_the_new_copy(settings: Any,
     done.wait(30)
     thread.join(timeout=30)
     # Whichever came last, the index and the disk agree: either nothing, or one good copy.
+    assert len(resend) == 1 and isinstance(resend[0], StoreResult), resend
     instances = list(Instance.objects.all())
+    if resend[0].outcome == StoreOutcome.STORED:  # it came after the delete
+        assert len(instances) == 1
     if instances:
         assert_one_consistent_copy(source)
         assert instances[0].file_path != first.instance.file_path  # a file of its own

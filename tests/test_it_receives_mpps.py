@@ -80,12 +80,12 @@ def test_a_final_step_may_no_longer_be_updated(manager: ListenerManager) -> None
         assert scu.create_step(step_in_progress(generate_uid()), uid)[0] == 0
         assert scu.set_step(step_end("DISCONTINUED"), uid)[0] == 0
         status, response = scu.set_step(step_end("COMPLETED", end_time="100000"), uid)
-        assert status == DimseStatus.MPPS_MAY_NO_LONGER_BE_UPDATED == 0xC310
+        assert status == DimseStatus.MPPS_MAY_NO_LONGER_BE_UPDATED == 0x0110
         assert "DISCONTINUED" in response.ErrorComment
     step = PerformedProcedureStep.objects.get(sop_instance_uid=uid)
     assert step.status == PerformedProcedureStepStatus.DISCONTINUED
     assert step.ended_at == timezone.make_aware(datetime(2024, 3, 5, 9, 45, 12))
-    assert [e["result"] for e in step.events] == ["0x0000", "0x0000", "0xC310"]
+    assert [e["result"] for e in step.events] == ["0x0000", "0x0000", "0x0110"]
 
 
 def test_concurrent_n_sets_end_a_step_once(manager: ListenerManager) -> None:
@@ -112,7 +112,7 @@ def test_concurrent_n_sets_end_a_step_once(manager: ListenerManager) -> None:
     winner = next(status for status, answer in answers.items() if answer == 0)
     step = PerformedProcedureStep.objects.get(sop_instance_uid=uid)
     assert step.status == winner
-    assert [e["result"] for e in step.events] == ["0x0000", "0x0000", "0xC310"]
+    assert [e["result"] for e in step.events] == ["0x0000", "0x0000", "0x0110"]
 
 
 def test_unknown_and_duplicate_instances_are_refused(manager: ListenerManager) -> None:

@@ -322,3 +322,54 @@ def test_orthanc_retrieves_from_the_console_by_c_move(qr_listener: Listener,
             else:
                 assert np.array_equal(dcmread(BytesIO(received)).pixel_array,
                                       dcmread(BytesIO(original)).pixel_array)
+
+
+def move_statuses(port: int, identifier: Dataset,
+                  destination_title: str) -> list[tuple[Dataset, Dataset | None]]:
+    ae = AE(ae_title="MOVER")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
+    assoc = ae.associate("127.0.0.1", port, ae_title="CONSOLE")
+    assert assoc.is_established
+    try:
+        return list(assoc.send_c_move(identifier, destination_title,
+                                      StudyRootQueryRetrieveInformationModelMove))
+    finally:
+        assoc.release()
+
+
+def test_no_match_and_bad_identifiers(qr_listener: Listener, tmp_path: Path) -> None:
+    with dcmtk_storescp(tmp_path, "DEST") as peer:
+        destination("DEST", peer.port)
+        nothing = Dataset()
+        nothing.QueryRetrieveLevel = "STUDY"
+        nothing.StudyInstanceUID = "1.2.3.999"
+        final = move_statuses(qr_listener.port, nothing, "DEST")[-1][0]
+        assert (final.Status, final.NumberOfCompletedSuboperations) == (0, 0)
+        bad = Dataset()
+        bad.QueryRetrieveLevel = "FOO"
+        refused = move_statuses(qr_listener.port, bad, "DEST")[-1][0]
+        assert refused.Status == 0xC513 and "FOO" in refused.ErrorComment
+    settled(qr_listener, 2)
+    # neither opened an association to the destination
+    assert not Association.objects.filter(listener=qr_listener, role="requestor").exists()
+
+
+def test_an_instance_that_cannot_be_decompressed_fails_alone(manager: ListenerManager,
+                                                            tmp_path: Path) -> None:
+    from pydicom.encaps import encapsulate
+    broken = dcmread(corpus("693_J2KR.dcm"))
+    broken.PixelData = encapsulate([b"\x00" * 64])  # not a JPEG 2000 code stream
+    broken.save_as(tmp_path / "broken.dcm")
+    store_file(tmp_path / "broken.dcm", source=InstanceSource.PATH_IMPORT)
+    store_file(corpus("693_UNCI.dcm"), source=InstanceSource.PATH_IMPORT)  # same study
+    listener = make_listener()
+    manager.reconcile()
+    with dcmtk_storescp(tmp_path, "DEST") as peer:  # takes uncompressed syntaxes only
+        destination("DEST", peer.port)
+        identifier = Dataset()
+        identifier.QueryRetrieveLevel = "STUDY"
+        identifier.StudyInstanceUID = broken.StudyInstanceUID
+        final, failed = move_statuses(listener.port, identifier, "DEST")[-1]
+    assert final.Status == 0xB000  # completed with failures
+    assert (final.NumberOfCompletedSuboperations, final.NumberOfFailedSuboperations) == (1, 1)
+    assert failed is not None and failed.FailedSOPInstanceUIDList == broken.SOPInstanceUID

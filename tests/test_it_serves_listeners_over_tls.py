@@ -49,9 +49,14 @@ def test_plain_and_untrusting_peers_are_refused_and_recorded(manager: ListenerMa
     settled(listener, 1)
     plain = Association.objects.get(listener=listener)
     assert plain.outcome == "aborted" and "TLS handshake failed" in plain.explanation
+    # a peer that does not trust the listener's certificate (no CA given) refuses it
+    untrusting = dcmtk("echoscu", "+tla", "-aec", "CONSOLE", "127.0.0.1", port)
+    assert untrusting.returncode != 0
     # still serving, with TLS
     assert dcmtk("echoscu", "+tla", "+cf", str(pki / "ca.pem"), "-aec", "CONSOLE",
                  "127.0.0.1", port).returncode == 0
+    settled(listener, 3)
+    assert Association.objects.filter(listener=listener, outcome="aborted").count() == 2
 
 
 def test_a_required_client_certificate_is_checked(manager: ListenerManager,
@@ -68,7 +73,8 @@ def test_a_required_client_certificate_is_checked(manager: ListenerManager,
     assert with_certificate.returncode == 0, with_certificate.stderr
     settled(listener, 2)
     refused, accepted = Association.objects.filter(listener=listener).order_by("started_at")
-    assert "certificate" in refused.explanation and refused.outcome == "aborted"
+    assert refused.outcome == "aborted" and refused.explanation.startswith("TLS handshake")
+    assert refused.dimse_messages_total == 0 and not refused.calling_ae_title
     assert accepted.outcome == "released" and accepted.tls
 
 

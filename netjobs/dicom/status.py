@@ -33,8 +33,12 @@ class DimseStatus(IntEnum):
     MISSING_ATTRIBUTE = 0x0120
     MISSING_ATTRIBUTE_VALUE = 0x0121
     NO_SUCH_ACTION_TYPE = 0x0123
+    NO_SUCH_ARGUMENT = 0x0114  # N-ACTION
+    INVALID_ARGUMENT_VALUE = 0x0115  # N-ACTION: an argument missing, empty or malformed
     NOT_AUTHORIZED = 0x0124
-    MPPS_MAY_NO_LONGER_BE_UPDATED = 0xC310  # PS3.4 F.7.2.2: N-SET on a final step
+    # PS3.4 F.7.2.2: an N-SET on a COMPLETED or DISCONTINUED step is a processing failure
+    # whose comment says "Performed Procedure Step Object may no longer be updated".
+    MPPS_MAY_NO_LONGER_BE_UPDATED = 0x0110
 
 
 class StatusCategory(StrEnum):

@@ -185,8 +185,7 @@ def _answer_failure(event: Any, result: StepResult, listener_id: int, operation:
     logger.info("listener %s: MPPS %s of %s from %s refused (0x%04X): %s", listener_id,
                 operation, result.sop_instance_uid, _calling_ae_title(event),
                 result.status, result.reason)
-    if (result.status & 0xF000) in (0xA000, 0xC000):  # the codes that carry a comment here
-        set_failure_comment(event.assoc, event.request.MessageID, result.reason)
+    set_failure_comment(event.assoc, event.request.MessageID, result.reason)
 
 
 def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:

@@ -171,7 +171,10 @@ def dataset_for_context(item: StoredInstance, assoc: Any) -> Dataset:
 
 def send_stored_bytes(assoc: Any) -> None:
     """Make the association send a StoredDataset from its file, bytes as stored (with
-    pynetdicom's chunked sending, which reads the file in pieces)."""
+    pynetdicom's chunked sending, which reads the file in pieces). Once per association."""
+    if getattr(assoc, "_console_sends_stored_bytes", False):
+        return
+    assoc._console_sends_stored_bytes = True
     send = assoc.send_c_store
 
     def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
@@ -189,8 +192,21 @@ def set_failure_comment(assoc: Any, message_id: int, comment: str) -> None:
     assoc._console_error_comments = comments
 
 
+def clear_failure_comment(assoc: Any, message_id: int) -> None:
+    getattr(assoc, "_console_error_comments", {}).pop(message_id, None)
+
+
+NOT_FAILURES = {DimseStatus.SUCCESS, DimseStatus.PENDING, DimseStatus.PENDING_WARNING,
+                DimseStatus.CANCEL, DimseStatus.ATTRIBUTE_LIST_ERROR}
+
+
+def is_final_failure(status: int) -> bool:
+    return status not in NOT_FAILURES and (status & 0xF000) != 0xB000
+
+
 def add_error_comments(assoc: Any) -> None:
-    """Wrap the association's DIMSE sender so failure responses carry the noted comment."""
+    """Wrap the association's DIMSE sender so a failure response carries the comment noted
+    for its request; any final response drops it."""
     dimse = assoc.dimse
     send = dimse.send_msg
 
@@ -198,9 +214,11 @@ def add_error_comments(assoc: Any) -> None:
         comments: dict[int, str] = getattr(assoc, "_console_error_comments", {})
         responding_to = getattr(primitive, "MessageIDBeingRespondedTo", None)
         status = getattr(primitive, "Status", None)
-        if (responding_to in comments and isinstance(status, int)
-                and (status & 0xF000) in (0xA000, 0xC000)):
-            primitive.ErrorComment = comments.pop(responding_to)
+        if responding_to in comments and isinstance(status, int) and status not in (
+                DimseStatus.PENDING, DimseStatus.PENDING_WARNING):
+            comment = comments.pop(responding_to)
+            if is_final_failure(status):
+                primitive.ErrorComment = comment
         send(primitive, context_id)
 
     dimse.send_msg = send_with_comment
@@ -214,65 +232,82 @@ def _sub_operations(items: list[StoredInstance], event: Any,
             yield DimseStatus.CANCEL, None
             return
         try:
-            yield DimseStatus.PENDING, dataset_for_context(item, assoc)
-        except (OSError, ValueError) as exc:
-            logger.error("retrieve: cannot read %s: %s", item.sop_instance_uid, exc)
-            failed = Dataset()
-            failed.SOPClassUID, failed.SOPInstanceUID = item.sop_class_uid, item.sop_instance_uid
-            yield DimseStatus.PENDING, failed  # fails to send: counted as a failure
+            dataset = dataset_for_context(item, assoc)
+        except Exception as exc:  # unreadable file, no decoder (MPEG…), no pixel data
+            logger.error("retrieve: cannot prepare %s: %s", item.sop_instance_uid, exc)
+            dataset = Dataset()
+            dataset.SOPClassUID = item.sop_class_uid
+            dataset.SOPInstanceUID = item.sop_instance_uid  # cannot be sent: a failure
+        yield DimseStatus.PENDING, dataset
+
+
+def _too_many(assoc: Any, message_id: int, count: int) -> bool:
+    if count <= MAX_SUB_OPERATIONS:
+        return False
+    set_failure_comment(assoc, message_id, f"{count} instances match; at most "
+                                           f"{MAX_SUB_OPERATIONS} per request")
+    return True
 
 
 def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
     close_old_connections()
     request = event.request
+    assoc = event.assoc
     title = str(request.MoveDestination or "").strip()
     destination = move_destination(title)
     if destination is None:
         logger.info("listener %s: C-MOVE to unknown destination %r", settings.listener_id, title)
-        set_failure_comment(event.assoc, request.MessageID,
+        set_failure_comment(assoc, request.MessageID,
                             f"Unknown move destination {title}: not an AE of the console")
         yield None, None
         return
     patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelMove
     try:
         items = instances_to_retrieve(event.identifier, patient_root)
-    except RetrieveError as exc:
-        items, problem = [], str(exc)
-    else:
-        problem = ""
+    except RetrieveError as exc:  # pynetdicom answers 0xC513 (unable to process) with it
+        set_failure_comment(assoc, request.MessageID, str(exc))
+        yield destination.host, destination.port
+        raise
+    if not items or _too_many(assoc, request.MessageID, len(items)):
+        yield destination.host, destination.port  # no association is opened for these
+        yield len(items)
+        return
+    tls_context = None
+    if destination.tls_enabled:
+        try:
+            tls_context = client_context(destination)
+        except (ValidationError, ssl.SSLError, OSError) as exc:
+            logger.error("C-MOVE destination %s: unusable TLS settings: %s", destination, exc)
+            set_failure_comment(assoc, request.MessageID,
+                                f"TLS settings of destination {title} are unusable")
+            yield None, None
+            return
     recorder = AssociationRecorder(
         job=None, role=AssociationRole.REQUESTOR,
         peer=Peer(settings.ae_title, destination.ae_title, destination.host, destination.port),
-        local_max_pdu=destination.max_pdu, tls=None, listener_id=settings.listener_id,
+        local_max_pdu=destination.max_pdu, tls=tls_context, listener_id=settings.listener_id,
     )
-    sub_recorders(event.assoc).append(recorder)
+    sub_recorders(assoc).append(recorder)
     options: dict[str, Any] = {
-        "contexts": [build_context(abstract, syntaxes) for abstract, syntaxes
-                     in plan_contexts(items)] or None,
+        "contexts": [build_context(abstract, syntaxes)
+                     for abstract, syntaxes in plan_contexts(items)],
         "max_pdu": destination.max_pdu,
         "evt_handlers": [*recorder.handlers,
                          (evt.EVT_RELEASED, finish_on_release, [recorder])],
     }
-    if destination.tls_enabled:
-        try:
-            options["tls_args"] = (client_context(destination), destination.host)
-        except (ValidationError, ssl.SSLError, OSError) as exc:
-            logger.error("C-MOVE destination %s: unusable TLS settings: %s", destination, exc)
-    set_failure_comment(event.assoc, request.MessageID,
+    if tls_context is not None:
+        options["tls_args"] = (tls_context, destination.host)
+    set_failure_comment(assoc, request.MessageID,
                         f"Destination {title} at {destination.host}:{destination.port} "
                         "refused or did not answer")
     yield destination.host, destination.port, options
-    if problem:
-        set_failure_comment(event.assoc, request.MessageID, problem)
-        yield 1
-        yield DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, None
-        return
-    yield len(items[:MAX_SUB_OPERATIONS])
-    store_assoc = recorder.assoc  # pynetdicom resumes here once it is established
+    yield len(items)
+    clear_failure_comment(assoc, request.MessageID)  # resumed: the destination answered
+    store_assoc = recorder.assoc
     assert store_assoc is not None
     recorder.negotiated(store_assoc)
     send_stored_bytes(store_assoc)
-    yield from _sub_operations(items[:MAX_SUB_OPERATIONS], event, store_assoc)
+    yield from _sub_operations(items, event, store_assoc)
 
 
 def on_c_get(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
@@ -281,14 +316,13 @@ def on_c_get(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
     patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelGet
     try:
         items = instances_to_retrieve(event.identifier, patient_root)
-    except RetrieveError as exc:
+    except RetrieveError as exc:  # pynetdicom answers 0xC413 (unable to process) with it
         set_failure_comment(event.assoc, request.MessageID, str(exc))
-        yield 1
-        yield DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, None
-        return
-    yield len(items[:MAX_SUB_OPERATIONS])
+        raise
+    _too_many(event.assoc, request.MessageID, len(items))
+    yield len(items)
     send_stored_bytes(event.assoc)
-    yield from _sub_operations(items[:MAX_SUB_OPERATIONS], event, event.assoc)
+    yield from _sub_operations(items, event, event.assoc)
 
 
 def sub_recorders(assoc: Any) -> list[AssociationRecorder]:

@@ -209,6 +209,25 @@ def _closing_database_connection(run: Any) -> Any:
     return wrapper
 
 
+def serve_one_at_a_time(assoc: Any) -> None:
+    """Let another thread send on the association (a storage commitment report) without
+    racing a request being served: ``assoc._console_serving`` is held while serving.
+
+    A request already taken off the queue waits for the lock marked as paused, so
+    pynetdicom's ``send_*`` (which waits for the reactor to pause) goes ahead, and the
+    reactor reads nothing more from the queue until the sender is done."""
+    lock = threading.Lock()
+    serve = assoc._serve_request
+
+    def serve_request(message: Any, context_id: int) -> None:
+        assoc._is_paused = True
+        with lock:
+            serve(message, context_id)
+
+    assoc._serve_request = serve_request
+    assoc._console_serving = lock
+
+
 class RecordingRequestHandler(RequestHandler):
     """pynetdicom's handler, plus TLS off the accept thread and an association record for
     every connection."""
@@ -230,6 +249,7 @@ class RecordingRequestHandler(RequestHandler):
             assoc = self._create_association()
             assoc._console_recorder = recorder  # type: ignore[attr-defined]
             add_error_comments(assoc)
+            serve_one_at_a_time(assoc)
             evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
             assoc.run = _closing_database_connection(assoc.run)  # type: ignore[method-assign]
             assoc.start()

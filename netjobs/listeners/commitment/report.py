@@ -3,6 +3,7 @@ N-ACTION handler that starts it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -115,10 +116,10 @@ def report_on_request_association(task: ReportTask, information: Dataset,
                                   event_type_id: int) -> ReportOutcome | None:
     """The report on the N-ACTION's association; None when that is not possible.
 
-    Sent from the report thread: pynetdicom's ``send_*`` methods pause the acceptor's
-    reactor while they wait for the answer, which is what makes this safe. A request the
-    peer sends meanwhile would be taken for the answer (pynetdicom has no way round that),
-    so only a requester that took the SCP role, and so expects the report here, gets it."""
+    Sent from the report thread while holding the association's serving lock (see
+    ``server.serve_one_at_a_time``): no request is being served meanwhile, and pynetdicom's
+    ``send_*`` pauses the reactor until the answer is in. Only a requester that took the
+    SCP role, and so expects the report here, gets it."""
     assoc = task.assoc
     if not requester_took_scp_role(assoc):
         return None
@@ -128,7 +129,8 @@ def report_on_request_association(task: ReportTask, information: Dataset,
                         "report", task.transaction_uid, task.calling_ae_title)
             return None
         try:
-            status = send_report(assoc, information, event_type_id)
+            with getattr(assoc, "_console_serving", None) or contextlib.nullcontext():
+                status = send_report(assoc, information, event_type_id)
         except (RuntimeError, ValueError) as exc:  # ended meanwhile, or no usable context
             logger.info("storage commitment %s: not sent on the request's association: %s",
                         task.transaction_uid, exc)

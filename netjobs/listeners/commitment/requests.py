@@ -52,25 +52,25 @@ class Reference:
 def _uid(dataset: Dataset, keyword: str, what: str) -> str:
     """A Type 1 UID of ``dataset``: present, not empty, one valid UID (PS3.5 9.1)."""
     if keyword not in dataset:
-        raise Refusal(DimseStatus.MISSING_ATTRIBUTE, f"{what} is missing")
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, f"{what} is missing")
     value = dataset[keyword].value
     if isinstance(value, MultiValue | list):
-        raise Refusal(DimseStatus.INVALID_ATTRIBUTE_VALUE, f"{what} has several values")
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, f"{what} has several values")
     uid = str(value or "").strip("\x00 ")
     if not uid:
-        raise Refusal(DimseStatus.MISSING_ATTRIBUTE_VALUE, f"{what} is empty")
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, f"{what} is empty")
     if not UID(uid).is_valid:
-        raise Refusal(DimseStatus.INVALID_ATTRIBUTE_VALUE, f"{what} {uid!r} is not a valid UID")
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, f"{what} {uid!r} is not a valid UID")
     return uid
 
 
 def _references(information: Dataset) -> list[Reference]:
     if "ReferencedSOPSequence" not in information:
-        raise Refusal(DimseStatus.MISSING_ATTRIBUTE, "Referenced SOP Sequence (0008,1199) is "
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, "Referenced SOP Sequence (0008,1199) is "
                       "missing")
     items = list(information.ReferencedSOPSequence or [])
     if not items:
-        raise Refusal(DimseStatus.MISSING_ATTRIBUTE_VALUE, "Referenced SOP Sequence "
+        raise Refusal(DimseStatus.INVALID_ARGUMENT_VALUE, "Referenced SOP Sequence "
                       "(0008,1199) has no item")
     return [Reference(
         _uid(item, "ReferencedSOPClassUID", f"Referenced SOP Class UID of item {number}"),
