@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     PatientRootQueryRetrieveInformationModelFind,
 )
@@ -18,6 +18,7 @@ from archive.indexing import DuplicateRejected, IndexCache, SopClassMismatch, st
 from archive.models import DuplicatePolicy
 from archive.reading import FileRejected
 from netjobs.dicom.status import DimseStatus
+from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.query import QueryError, find
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
 
 
 def on_c_store(event: Any, settings: StoreSettings) -> int:
-    close_old_connections()
+    usable_connection()
     return store_instance(event.encoded_dataset(), str(event.context.abstract_syntax),
                           event.assoc.requestor.ae_title, settings)
 
@@ -78,7 +79,7 @@ def find_responses(identifier: Any, root: str, cancelled: Any) -> Iterator[tuple
 
 
 def on_c_find(event: Any) -> Iterator[tuple[int, Any]]:
-    close_old_connections()
+    usable_connection()
     model = event.request.AffectedSOPClassUID
     root = "PATIENT" if model == PatientRootQueryRetrieveInformationModelFind else "STUDY"
     yield from find_responses(event.identifier, root, lambda: event.is_cancelled)

@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from netjobs.dicom.status import DimseStatus
+from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import (
     Refusal,
     attribute_document,
@@ -131,7 +132,7 @@ def receive_notification(attributes: Dataset, sop_instance_uid: str | None,
 
 
 def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    close_old_connections()
+    usable_connection()
     try:
         requested = event.request.AffectedSOPInstanceUID
         calling = str(event.assoc.requestor.ae_title).strip()

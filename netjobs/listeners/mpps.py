@@ -11,12 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
 
 from netjobs.dicom.status import DimseStatus
+from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import (
     Refusal,
     attribute_document,
@@ -189,7 +190,7 @@ def _answer_failure(event: Any, result: StepResult, listener_id: int, operation:
 
 
 def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    close_old_connections()
+    usable_connection()
     try:
         requested = event.request.AffectedSOPInstanceUID
         attributes = event.attribute_list
@@ -206,7 +207,7 @@ def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
 
 
 def on_n_set(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    close_old_connections()
+    usable_connection()
     try:
         if event.request.RequestedSOPClassUID != ModalityPerformedProcedureStep:
             return DimseStatus.NO_SUCH_SOP_CLASS, None

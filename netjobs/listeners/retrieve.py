@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -32,6 +31,7 @@ from netjobs.dicom.explain import Peer
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus
 from netjobs.dicom.tls import client_context
+from netjobs.listeners.connections import usable_connection
 from netjobs.models import ApplicationEntity, AssociationRole
 
 logger = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ def _too_many(assoc: Any, message_id: int, count: int) -> bool:
 
 
 def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
-    close_old_connections()
+    usable_connection()
     request = event.request
     assoc = event.assoc
     title = str(request.MoveDestination or "").strip()
@@ -311,7 +311,7 @@ def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
 
 
 def on_c_get(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
-    close_old_connections()
+    usable_connection()
     request = event.request
     patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelGet
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 from pydicom.dataset import Dataset
 from pynetdicom import build_role
@@ -34,6 +34,7 @@ from netjobs.listeners.commitment.requests import (
     check_action,
     parse_request,
 )
+from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import Refusal
 from netjobs.listeners.retrieve import set_failure_comment
 from netjobs.models import (
@@ -286,7 +287,7 @@ def start_report(event: Any, commitment: CommitmentRequest, references: list[Ref
 
 
 def on_n_action(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    close_old_connections()
+    usable_connection()
     calling = _calling_ae_title(event)
     commitment: CommitmentRequest | None = None
     try:
