@@ -1,6 +1,7 @@
 from django.urls import path
 
 from netjobs import views
+from netjobs.jobs import views as job_views
 from netjobs.listeners import commitment_views
 from netjobs.listeners import notification_views as notifications
 from netjobs.listeners import views as listeners
@@ -38,6 +39,10 @@ urlpatterns = [
     path("commitments/<int:pk>/", commitment_views.CommitmentDetailView.as_view(),
          name="commitment_detail"),
     path("jobs/", views.JobListView.as_view(), name="job_list"),
+    path("jobs/new/", job_views.job_new_index, name="job_new_index"),
+    path("jobs/new/<str:kind_name>/", job_views.job_new, name="job_new"),
+    path("jobs/<int:pk>/download/<str:name>/", job_views.job_download, name="job_download"),
+    path("jobs/<int:pk>/retry-failed/", job_views.job_retry_failed, name="job_retry_failed"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("jobs/<int:pk>/live/", views.job_live, name="job_live"),
     path("jobs/<int:pk>/badge/", views.job_badge, name="job_badge"),

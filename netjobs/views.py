@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DeleteView, DetailView, UpdateView
 from django_filters.views import FilterView
@@ -27,6 +28,7 @@ from netjobs.jobs.services import (
     create_job,
     retry_job,
 )
+from netjobs.jobs.views import kind_context
 from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 
 # --- Application Entities ---------------------------------------------------------------
@@ -122,6 +124,18 @@ class JobDetailView(RoleRequiredMixin, DetailView):
         return context
 
 
+def throughput(job: Job) -> str:
+    """Instances/s and MB/s so far, for kinds that count ``instances`` and ``bytes``."""
+    counters = job.counters or {}
+    if job.started_at is None or "bytes" not in counters:
+        return ""
+    end = job.finished_at or timezone.now()
+    seconds = max((end - job.started_at).total_seconds(), 0.001)
+    instances = counters.get("instances", 0)
+    return (f"{instances / seconds:.1f} instances/s, "
+            f"{counters['bytes'] / 1024**2 / seconds:.1f} MB/s")
+
+
 def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     outcomes: dict[str, int] = dict(
         job.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
@@ -129,6 +143,8 @@ def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     many = outcomes.get(ItemOutcome.SUCCEEDED, 0) > 200  # then show the problems first
     shown = job.items.exclude(outcome=ItemOutcome.SUCCEEDED) if many else job.items.all()
     return {
+        **kind_context(job),
+        "throughput": throughput(job),
         "item_counts": [(o, outcomes[o.value]) for o in ItemOutcome if outcomes.get(o.value)],
         "items": shown[:500],
         "job": job,

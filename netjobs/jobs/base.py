@@ -39,8 +39,27 @@ class JobOutcome:
 
 
 @dataclass(frozen=True)
+class CommandLine:
+    """The same operation with a command-line tool set, for an operator to reproduce it."""
+
+    tool_set: str  # "DCMTK", "dcm4che", "GDCM"
+    command: str
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file a finished (or running) job offers: a report, results as CSV or JSON."""
+
+    name: str  # in the URL: /jobs/<id>/download/<name>
+    label: str
+    render: Callable[[Job], tuple[bytes, str, str]]  # content, content type, file name
+
+
+@dataclass(frozen=True)
 class JobKind(Generic[P]):
-    """One kind of job: its typed parameters, a one-line summary, and its run function."""
+    """One kind of job: its typed parameters, a one-line summary, and its run function;
+    optionally a form for the UI, the equivalent command lines, a "retry failed only"
+    and downloads."""
 
     name: str
     label: str
@@ -48,9 +67,24 @@ class JobKind(Generic[P]):
     run: Callable[[JobContext, P], JobOutcome]
     describe: Callable[[P], str]
     required_role: Role = Role.OPERATOR
+    form: type[Any] | None = None  # a netjobs.jobs.forms.JobForm subclass
+    command_lines: Callable[[P], list[CommandLine]] | None = None
+    retry_failed: Callable[[Job], dict[str, Any] | None] | None = None  # None: nothing failed
+    downloads: tuple[Download, ...] = ()
 
     def validate(self, params: dict[str, Any]) -> P:
         return self.params_schema.model_validate(params)
+
+    def commands_for(self, params: dict[str, Any]) -> list[CommandLine]:
+        if self.command_lines is None:
+            return []
+        try:
+            return self.command_lines(self.validate(params))
+        except Exception:  # params of an old job that no longer validate
+            return []
+
+    def download(self, name: str) -> Download | None:
+        return next((d for d in self.downloads if d.name == name), None)
 
 
 class JobContext:

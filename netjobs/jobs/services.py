@@ -133,3 +133,21 @@ def retry_job(job: Job, user: User) -> Job:
         return create_job(job.kind, job.params, owner=user, retry_of=job)
     except UnknownJobKind as exc:
         raise JobStateError(f"Jobs of kind {job.kind!r} can no longer run.") from exc
+
+
+def retry_failed_job(job: Job, user: User) -> Job:
+    """Run again only what failed (the kind decides what that is), as a new linked job."""
+    if not can_control(user, job):
+        raise RoleMissing(Role.OPERATOR)
+    if not job.is_terminal:
+        raise JobStateError(f"Job {job.pk} is still {job.status}; only finished jobs are retried.")
+    try:
+        kind = get_kind(job.kind)
+    except UnknownJobKind as exc:
+        raise JobStateError(f"Jobs of kind {job.kind!r} can no longer run.") from exc
+    if kind.retry_failed is None:
+        raise JobStateError(f"{kind.label} jobs have no per-item retry; retry the whole job.")
+    params = kind.retry_failed(job)
+    if params is None:
+        raise JobStateError(f"Nothing failed in job {job.pk}.")
+    return create_job(job.kind, params, owner=user, retry_of=job)

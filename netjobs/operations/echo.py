@@ -6,7 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from django import forms
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.association import Association as PynetdicomAssociation
@@ -20,7 +22,8 @@ from netjobs.dicom.explain import (
 )
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus, StatusInfo, describe_status
-from netjobs.jobs.base import JobContext, JobFailed, JobKind, JobOutcome
+from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOutcome
+from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import AEKind, ApplicationEntity, Association, Job, JobStatus, LogLevel
 from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
 
@@ -194,10 +197,41 @@ def outcome_of(session: EchoSession, requested: int) -> JobOutcome:
     return JobOutcome(status, result, error=failure)
 
 
+class EchoForm(JobForm):
+    ae = remote_ae_field()
+    calling_ae = local_ae_field()
+    repeat = forms.IntegerField(min_value=1, max_value=10000, initial=1,
+                                help_text="C-ECHOs on one association (echoscu -r).")
+    interval = forms.FloatField(min_value=0, max_value=60, initial=0, required=False,
+                                help_text="Seconds between C-ECHOs.")
+
+    def params(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"ae": data["ae"].pk,
+                "calling_ae": data["calling_ae"].pk if data["calling_ae"] else None,
+                "repeat": data["repeat"], "interval": data["interval"] or 0.0}
+
+
+def command_lines(params: EchoParams) -> list[CommandLine]:
+    remote = ApplicationEntity.objects.get(pk=params.ae)
+    calling = calling_ae_title(params.calling_ae)
+    repeat = f" -r {params.repeat}" if params.repeat > 1 else ""
+    tls = " +tls <key> <cert> +cf <ca>" if remote.tls_enabled else ""
+    dcm4che_tls = " --tls" if remote.tls_enabled else ""
+    return [
+        CommandLine("DCMTK", f"echoscu -aet {calling} -aec {remote.ae_title}{repeat}{tls} "
+                             f"{remote.host} {remote.port}"),
+        CommandLine("dcm4che", f"storescu -b {calling} -c {remote.ae_title}@{remote.host}:"
+                               f"{remote.port}{dcm4che_tls}"),
+    ]
+
+
 ECHO_KIND: JobKind[EchoParams] = JobKind(
     name="echo",
     label="C-ECHO",
     params_schema=EchoParams,
     run=run,
     describe=describe,
+    form=EchoForm,
+    command_lines=command_lines,
 )

@@ -1,0 +1,100 @@
+"""Pages to start a job of any kind that has a form, and a finished job's downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from console.roles import Role, has_role, request_user, role_required
+from netjobs.jobs.registry import KINDS, UnknownJobKind, get_kind
+from netjobs.jobs.services import (
+    JobStateError,
+    ParamsInvalid,
+    RoleMissing,
+    create_job,
+    retry_failed_job,
+)
+from netjobs.models import Job
+
+
+@role_required(Role.OPERATOR)
+def job_new_index(request: HttpRequest) -> HttpResponse:
+    kinds = [kind for kind in KINDS.values()
+             if kind.form is not None and has_role(request_user(request), kind.required_role)]
+    return render(request, "netjobs/job_new_index.html", {"kinds": kinds})
+
+
+@role_required(Role.OPERATOR)
+def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
+    """The kind's form; GET parameters prefill it (links from find results, AE pages…)."""
+    try:
+        kind = get_kind(kind_name)
+    except UnknownJobKind:
+        raise Http404(f"no job kind {kind_name!r}") from None
+    if kind.form is None:
+        raise Http404(f"{kind.label} jobs are started elsewhere")
+    if not has_role(request_user(request), kind.required_role):
+        return HttpResponse(f"This needs the {kind.required_role.label} role.", status=403)
+    form = kind.form(request.POST or None, initial=request.GET.dict() or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                job = create_job(kind.name, form.params(), owner=request_user(request))
+        except ParamsInvalid as exc:
+            for error in exc.errors:
+                field = str(error.loc[1]) if len(error.loc) > 1 else None
+                form.add_error(field if field in form.fields else None, error.msg)
+        except RoleMissing as exc:
+            return HttpResponse(str(exc), status=403)
+        else:
+            messages.success(request, f"Started job {job.pk}.")
+            return redirect(job)
+    return render(request, "netjobs/job_new.html", {"kind": kind, "form": form},
+                  status=422 if form.errors else 200)
+
+
+@role_required(Role.VIEWER)
+def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        download = get_kind(job.kind).download(name)
+    except UnknownJobKind:
+        download = None
+    if download is None:
+        raise Http404(f"job {pk} has no download {name!r}")
+    content, content_type, filename = download.render(job)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+@role_required(Role.OPERATOR)
+def job_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        with transaction.atomic():
+            new_job = retry_failed_job(job, request_user(request))
+    except RoleMissing:
+        messages.error(request, "Only the job's owner or an Administrator can retry it.")
+    except (JobStateError, ParamsInvalid) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Started job {new_job.pk}: the failures of job {job.pk}.")
+        return redirect(new_job)
+    return redirect(job)
+
+
+def kind_context(job: Job) -> dict[str, Any]:
+    """What the job page shows from the job's kind: commands, downloads, retry failed."""
+    try:
+        kind = get_kind(job.kind)
+    except UnknownJobKind:
+        return {"commands": [], "downloads": [], "retry_failed": False}
+    return {"commands": kind.commands_for(job.params), "downloads": kind.downloads,
+            "retry_failed": kind.retry_failed is not None}
