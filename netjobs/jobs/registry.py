@@ -11,8 +11,9 @@ from typing import Any
 from archive.imports.kind import IMPORT_KIND
 from netjobs.jobs.base import JobKind
 from netjobs.operations.echo import ECHO_KIND
+from netjobs.operations.store.kind import STORE_KIND
 
-_KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND)
+_KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND, STORE_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 

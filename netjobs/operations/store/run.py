@@ -1,0 +1,212 @@
+"""Running a store job: its parameters, what it sends, the per-instance results in batches,
+and the outcome."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from archive.imports.roots import PathRefused, resolve_import_path
+from archive.imports.uploads import staged_upload_dir, upload_root
+from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
+from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job, JobItem, JobStatus
+from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.store.planning import plan, split
+from netjobs.operations.store.sending import Decompress, SendResult, send_planned
+from netjobs.operations.store.sources import SendItem, archive_items, folder_items
+
+FLUSH_SECONDS = 0.5
+
+
+class StoreParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ae: int = Field(description="ID of the remote AE to send to")
+    calling_ae: int | None = Field(default=None, description="ID of the local AE to call from")
+    studies: list[int] = Field(default_factory=list, description="Archive study IDs")
+    series: list[int] = Field(default_factory=list, description="Archive series IDs")
+    instances: list[int] = Field(default_factory=list, description="Archive instance IDs")
+    path: str | None = Field(default=None, description="A file or folder under an import root")
+    upload: str | None = Field(default=None, description="ID of a staged browser upload")
+    decompress: Decompress = Field(
+        default=Decompress.LOSSLESS,
+        description="When the peer accepts only uncompressed syntaxes: never, lossless "
+                    "(default) or lossy too (dcmsend --decompress-lossy)")
+    associations: int = Field(default=1, ge=1, le=8, description="Parallel associations")
+    only: list[str] = Field(default_factory=list,
+                            description="Send only these items (SOP Instance UIDs or file "
+                                        "names): what 'retry failed only' uses")
+
+    _check_ae = field_validator("ae")(remote_ae_exists)
+    _check_calling = field_validator("calling_ae")(local_ae_exists)
+
+    @field_validator("path")
+    @classmethod
+    def _path_allowed(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(resolve_import_path(value))
+        except PathRefused as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("upload")
+    @classmethod
+    def _upload_exists(cls, value: str | None) -> str | None:
+        if value is not None and staged_upload_dir(value) is None:
+            raise ValueError(f"no staged upload {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StoreParams:
+        sources = [bool(self.studies or self.series or self.instances), self.path is not None,
+                   self.upload is not None]
+        if sum(sources) != 1:
+            raise ValueError("give one source: archive studies/series/instances, a server "
+                             "path, or an upload")
+        return self
+
+
+def items_of(params: StoreParams) -> list[SendItem]:
+    if params.path is not None:
+        items = list(folder_items(Path(params.path)))
+    elif params.upload is not None:
+        folder = staged_upload_dir(params.upload)
+        if folder is None:
+            raise JobFailed(f"The upload {params.upload} is gone.")
+        items = list(folder_items(folder, allowed=[upload_root()]))
+    else:
+        items = archive_items(studies=params.studies, series=params.series,
+                              instances=params.instances)
+    if params.only:
+        wanted = set(params.only)
+        items = [item for item in items if item.name in wanted]
+    return items
+
+
+class ItemLog:
+    """Collects each instance's result from the sending threads; writes items, progress
+    and counters in batches (a row per instance, but not a round trip per instance)."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.pending: list[SendResult] = []
+        self.done = 0
+        self.counts: dict[str, int] = {"instances": 0, "bytes": 0, "warnings": 0, "failed": 0,
+                                       "not_sent": 0}
+        self.last_flush = time.monotonic()
+
+    def report(self, result: SendResult) -> None:
+        with self.lock:
+            self.pending.append(result)
+            self.done += 1
+            counts = self.counts
+            if result.outcome in (ItemOutcome.SUCCEEDED, ItemOutcome.WARNING):
+                counts["instances"] += 1
+                counts["bytes"] += result.bytes_sent
+            if result.outcome == ItemOutcome.WARNING:
+                counts["warnings"] += 1
+            elif result.outcome == ItemOutcome.FAILED:
+                counts["failed"] += 1
+            elif result.outcome == ItemOutcome.SKIPPED:
+                counts["not_sent"] += 1
+            due = time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, []
+            done, counts = self.done, dict(self.counts)
+            self.last_flush = time.monotonic()
+        JobItem.objects.bulk_create(
+            JobItem(job=self.ctx.job, name=r.item.name[:512], outcome=r.outcome,
+                    message=r.message, status=r.status,
+                    sop_instance_uid=r.item.sop_instance_uid[:64]) for r in batch)
+        self.ctx.job.counters = counts
+        Job.objects.filter(pk=self.ctx.job.pk).update(counters=counts, progress_done=done)
+
+
+def run(ctx: JobContext, params: StoreParams) -> JobOutcome:
+    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
+    if remote is None:
+        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    calling = calling_ae_title(params.calling_ae)
+    items = items_of(params)
+    if not items:
+        raise JobFailed("Nothing to send: the selection holds no instance.")
+    log = ItemLog(ctx)
+    ctx.set_progress(0, len(items))
+    for item in items:
+        if item.path is None:
+            log.report(SendResult(item, ItemOutcome.FAILED, item.problem))
+    sendable = [item for item in items if item.path is not None]
+    groups = split(sendable, params.associations)
+    plans = [plan(group) for group in groups]
+    ctx.log(f"Sending {len(sendable)} instance(s) to {remote.ae_title} at {remote.host}:"
+            f"{remote.port} as {calling} on {sum(len(p) for p in plans)} association(s)"
+            f"{f', {len(groups)} at a time' if len(groups) > 1 else ''}.")
+
+    def send_group(planned_group: list[Any]) -> None:
+        try:
+            for planned in planned_group:
+                send_planned(remote, calling, planned, job=ctx.job,
+                             decompress=params.decompress, cancel=ctx.cancel_event,
+                             report=log.report)
+        finally:
+            connection.close()
+
+    if len(plans) == 1:
+        for planned in plans[0]:
+            send_planned(remote, calling, planned, job=ctx.job, decompress=params.decompress,
+                         cancel=ctx.cancel_event, report=log.report)
+    else:
+        threads = [threading.Thread(target=send_group, args=(p,), daemon=True) for p in plans]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    log.flush()
+    return outcome_of(log.counts, len(items), ctx.cancel_requested)
+
+
+def outcome_of(counts: dict[str, int], total: int, cancelled: bool) -> JobOutcome:
+    sent = counts["instances"]
+    result: dict[str, Any] = {"instances": total, "sent": sent, "warnings": counts["warnings"],
+                              "failed": counts["failed"], "not_sent": counts["not_sent"],
+                              "bytes": counts["bytes"]}
+    if cancelled and sent + counts["failed"] < total:
+        return JobOutcome(JobStatus.CANCELLED, result, "Cancelled by an operator; "
+                          f"{sent} of {total} instance(s) were sent.")
+    if sent == total:
+        return JobOutcome(JobStatus.SUCCEEDED, result)
+    error = f"{total - sent} of {total} instance(s) were not stored by the peer."
+    return JobOutcome(JobStatus.PARTIAL if sent else JobStatus.FAILED, result, error)
+
+
+def describe(params: StoreParams) -> str:
+    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
+    target = str(remote) if remote else f"AE #{params.ae}"
+    if params.path:
+        what = params.path
+    elif params.upload:
+        what = f"upload {params.upload}"
+    else:
+        parts = [f"{len(v)} {n}" for n, v in (("study", params.studies),
+                                              ("series", params.series),
+                                              ("instance", params.instances)) if v]
+        what = ", ".join(parts)
+    only = f" ({len(params.only)} failed before)" if params.only else ""
+    return f"C-STORE {what}{only} to {target}"
+
+
+def retry_failed(job: Job) -> dict[str, Any] | None:
+    names = list(job.items.exclude(outcome__in=[ItemOutcome.SUCCEEDED, ItemOutcome.WARNING])
+                 .values_list("name", flat=True))
+    return {**job.params, "only": names} if names else None

@@ -1,0 +1,145 @@
+"""Sending the instances of one planned association, and what became of each.
+
+An instance goes as its file's bytes when the peer accepted its transfer syntax (pynetdicom's
+chunked send: no decode, no re-encode). When the peer took only uncompressed syntaxes for
+its SOP class, a compressed instance is decompressed first: lossless ones by default, lossy
+ones only when the job allows it (dcmsend's --decompress-lossy)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.uid import UID
+
+from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
+from netjobs.dicom.status import StatusCategory, describe_status
+from netjobs.models import ApplicationEntity, ItemOutcome, Job
+from netjobs.operations.store.planning import UNCOMPRESSED, PlannedAssociation
+from netjobs.operations.store.sources import SendItem
+
+LOSSY = frozenset({
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.203",
+})
+
+
+# pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default):
+# with a PDU of 128 KiB and a response to wait for, a C-STORE of 512 KB waited ~6 ms.
+DUL_LOOP_DELAY = 0.0001
+
+
+class Decompress(StrEnum):
+    NEVER = "never"
+    LOSSLESS = "lossless"  # the default: lossless syntaxes only
+    LOSSY = "lossy"  # lossy ones too (their pixels were already lossy)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    item: SendItem
+    outcome: ItemOutcome
+    message: str
+    status: int | None = None
+    sent_syntax: str = ""
+    bytes_sent: int = 0
+
+
+def _accepted(assoc: Any, sop_class: str, syntax: str) -> bool:
+    return any(cx.abstract_syntax == sop_class and cx.transfer_syntax[0] == syntax
+               and cx.as_scu for cx in assoc.accepted_contexts)
+
+
+def _uncompressed_accepted(assoc: Any, sop_class: str) -> str | None:
+    for cx in assoc.accepted_contexts:
+        if cx.abstract_syntax == sop_class and cx.as_scu and \
+                cx.transfer_syntax[0] in UNCOMPRESSED:
+            return str(cx.transfer_syntax[0])
+    return None
+
+
+def route(item: SendItem, assoc: Any, decompress: Decompress) -> tuple[str, str]:
+    """("stored", syntax) | ("convert", syntax) | ("decompress", syntax) | ("refuse", why)."""
+    if _accepted(assoc, item.sop_class_uid, item.transfer_syntax_uid):
+        return "stored", item.transfer_syntax_uid
+    target = _uncompressed_accepted(assoc, item.sop_class_uid)
+    own = UID(item.transfer_syntax_uid)
+    if target is None:
+        sop_class = UID(item.sop_class_uid).name
+        return "refuse", (f"the peer accepted no presentation context for {sop_class} in "
+                          f"{own.name} or an uncompressed syntax")
+    if item.transfer_syntax_uid in UNCOMPRESSED:
+        return "convert", target  # re-encoded by pynetdicom (e.g. explicit → implicit VR)
+    if decompress == Decompress.NEVER:
+        return "refuse", f"the peer does not accept {own.name} and decompression is off"
+    if item.transfer_syntax_uid in LOSSY and decompress != Decompress.LOSSY:
+        return "refuse", (f"the peer does not accept {own.name}; decompressing lossy images "
+                          "needs the job's 'decompress lossy' option")
+    return "decompress", target
+
+
+def send_item(item: SendItem, assoc: Any, decompress: Decompress) -> SendResult:
+    """Send one instance on the association; never raises for a per-instance problem."""
+    how, detail = route(item, assoc, decompress)
+    if how == "refuse":
+        return SendResult(item, ItemOutcome.FAILED, f"not sent: {detail}")
+    assert item.path is not None
+    try:
+        if how == "decompress":
+            dataset = dcmread(item.path)
+            dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
+            size = len(dataset.PixelData) if "PixelData" in dataset else item.size
+            response = assoc.send_c_store(dataset)
+        elif how == "convert":
+            size = item.size
+            response = assoc.send_c_store(dcmread(item.path))
+        else:
+            size = item.size
+            response = assoc.send_c_store(item.path)
+    except Exception as exc:  # unreadable file, no decoder, encoding problem…
+        return SendResult(item, ItemOutcome.FAILED, f"not sent: {type(exc).__name__}: {exc}")
+    if "Status" not in response:
+        return SendResult(item, ItemOutcome.FAILED,
+                          "no response: the association was aborted or timed out")
+    info = describe_status(int(response.Status), "C-STORE")
+    note = {"decompress": " (decompressed)", "convert": f" (as {UID(detail).name})"}.get(how, "")
+    outcome = {StatusCategory.SUCCESS: ItemOutcome.SUCCEEDED,
+               StatusCategory.WARNING: ItemOutcome.WARNING}.get(info.category,
+                                                                 ItemOutcome.FAILED)
+    comment = f" — {response.ErrorComment}" if response.get("ErrorComment") else ""
+    return SendResult(item, outcome, f"{info}{comment}{note}", info.code, detail,
+                      size if outcome != ItemOutcome.FAILED else 0)
+
+
+def send_planned(remote: ApplicationEntity, calling: str, planned: PlannedAssociation, *,
+                 job: Job | None, decompress: Decompress, cancel: threading.Event,
+                 report: Callable[[SendResult], None]) -> None:
+    """Send one association's instances; every item is reported exactly once."""
+    pending = list(planned.items)
+    try:
+        with requested_association(remote=remote, calling_ae_title=calling,
+                                   contexts=planned.contexts, job=job) as (assoc, recorder):
+            assoc.dul._run_loop_delay = DUL_LOOP_DELAY
+            while pending:
+                if cancel.is_set():
+                    break
+                if not assoc.is_established:
+                    why = recorder.explanation_so_far() or "the association ended"
+                    for item in pending:
+                        report(SendResult(item, ItemOutcome.FAILED, f"not sent: {why}"))
+                    pending = []
+                    break
+                item = pending.pop(0)
+                report(send_item(item, assoc, decompress))
+    except (AssociationFailed, TlsSetupFailed) as exc:
+        for item in pending:
+            report(SendResult(item, ItemOutcome.FAILED, f"not sent: {exc}"))
+        pending = []
+    finally:
+        for item in pending:  # cancelled, or an unexpected error: say so, never "sent"
+            report(SendResult(item, ItemOutcome.SKIPPED,
+                              "not sent: cancelled" if cancel.is_set() else "not sent"))
