@@ -36,6 +36,8 @@ class AEIn(Schema):
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_verify_peer: bool = True
+    identity_username: str = ""
+    identity_password: str = ""
 
 
 class AEPatch(Schema):
@@ -55,14 +57,22 @@ class AEPatch(Schema):
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_verify_peer: bool | None = None
+    identity_username: str | None = None
+    identity_password: str | None = None
 
 
 class AEOut(ModelSchema):
     tls_key_configured: bool
+    identity_password_set: bool
 
     class Meta:
         model = ApplicationEntity
-        exclude = ["tls_key_file"]  # a server-side key path is not for every Viewer
+        # a server-side key path is not for every Viewer; a password is for nobody
+        exclude = ["tls_key_file", "identity_password"]
+
+    @staticmethod
+    def resolve_identity_password_set(ae: ApplicationEntity) -> bool:
+        return bool(ae.identity_password)
 
     @staticmethod
     def resolve_tls_key_configured(ae: ApplicationEntity) -> bool:

@@ -19,6 +19,7 @@ AE_FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("TLS", ("tls_enabled", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify_peer")),
+    ("User identity", ("identity_username", "identity_password")),
 )
 
 
@@ -26,7 +27,16 @@ class AEForm(forms.ModelForm):
     class Meta:
         model = ApplicationEntity
         fields = [name for _, names in AE_FIELDSETS for name in names]
-        widgets = {"ae_title": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 16})}
+        widgets = {"ae_title": forms.TextInput(attrs={"autocomplete": "off", "maxlength": 16}),
+                   "identity_password": forms.PasswordInput(render_value=False,
+                                                            attrs={"autocomplete": "off"})}
+
+    def clean_identity_password(self) -> str:
+        """Left empty on an edit: the stored password stays (it is never shown again)."""
+        value: str = self.cleaned_data.get("identity_password") or ""
+        if not value and self.instance.pk and self.data.get("identity_username"):
+            return self.instance.identity_password
+        return value
 
     def full_clean(self) -> None:
         super().full_clean()

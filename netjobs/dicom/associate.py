@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from pynetdicom.association import Association as PynetdicomAssociation
+from pynetdicom.pdu_primitives import UserIdentityNegotiation
 
 from netjobs.dicom.explain import Peer
 from netjobs.dicom.recorder import AssociationRecorder
@@ -56,6 +57,7 @@ def requested_association(
             detail = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise TlsSetupFailed(f"TLS settings of {remote} are unusable: {detail}") from exc
 
+    ext_neg = [*(ext_neg or []), *user_identity(remote)]
     ae = ConsoleAE(ae_title=calling_ae_title)
     ae.connection_timeout = remote.connect_timeout
     ae.acse_timeout = remote.acse_timeout
@@ -103,6 +105,19 @@ def requested_association(
             recorder.finish()
     finally:
         ae.shutdown()
+
+
+def user_identity(remote: ApplicationEntity) -> list[Any]:
+    """The User Identity Negotiation item for the AE's username (and password), if any."""
+    if not remote.identity_username:
+        return []
+    item = UserIdentityNegotiation()
+    item.user_identity_type = 2 if remote.identity_password else 1  # PS3.7 Table D.3-14
+    item.primary_field = remote.identity_username.encode()
+    if remote.identity_password:
+        item.secondary_field = remote.identity_password.encode()
+    item.positive_response_requested = False
+    return [item]
 
 
 def _wait_for_end(assoc: PynetdicomAssociation) -> None:

@@ -90,6 +90,15 @@ class ApplicationEntity(models.Model):
         default=True,
         help_text="Check the peer's certificate chain and host name.",
     )
+    identity_username = models.CharField(
+        "user identity: username", max_length=200, blank=True,
+        validators=[ProhibitNullCharactersValidator()],
+        help_text="Sent in the association request (PS3.7 D.3.3.7) when set.",
+    )
+    identity_password = models.CharField(
+        "user identity: password", max_length=200, blank=True,
+        help_text="With the username: username and passcode. Never shown again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
