@@ -77,15 +77,17 @@ def store_received(
     policy: DuplicatePolicy = DuplicatePolicy.KEEP_FIRST,
     cache: IndexCache | None = None,
     expected_sop_class: str | None = None,
+    job: Job | None = None,
 ) -> StoreResult:
     """Archive bytes received over the network (a Part 10 stream), written as they came:
-    durable in a temporary file, renamed into place, then indexed."""
+    durable in a temporary file, renamed into place, then indexed (linked to ``job`` when
+    a job of the console retrieved them)."""
     temporary = incoming_path()
     try:
         written = write_received(data, temporary)
         return store_file(temporary, source=InstanceSource.DICOM, source_detail=source_detail,
                           policy=policy, cache=cache, received=written,
-                          expected_sop_class=expected_sop_class)
+                          expected_sop_class=expected_sop_class, job=job)
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -20,6 +21,7 @@ from netjobs.jobs.services import (
     retry_failed_job,
 )
 from netjobs.models import Job
+from netjobs.operations.qr.results import find_results_context
 
 
 @role_required(Role.OPERATOR)
@@ -97,4 +99,6 @@ def kind_context(job: Job) -> dict[str, Any]:
     except UnknownJobKind:
         return {"commands": [], "downloads": [], "retry_failed": False}
     return {"commands": kind.commands_for(job.params), "downloads": kind.downloads,
-            "retry_failed": kind.retry_failed is not None}
+            "retry_failed": kind.retry_failed is not None,
+            # a callable: the page's template evaluates it, the API never does
+            "find_results": partial(find_results_context, job) if job.kind == "find" else None}

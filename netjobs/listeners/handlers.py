@@ -20,6 +20,7 @@ from archive.reading import FileRejected
 from netjobs.dicom.status import DimseStatus
 from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.query import QueryError, find
+from netjobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class StoreSettings:
     listener_id: int
     duplicate_policy: DuplicatePolicy
     cache: IndexCache = field(default_factory=IndexCache)
+    job: Job | None = None  # a C-GET job receiving on its own association
 
 
 def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
@@ -36,7 +38,8 @@ def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
     """Archive one received instance; the DIMSE status to answer with."""
     try:
         store_received(data, source_detail=calling_ae_title, policy=settings.duplicate_policy,
-                       cache=settings.cache, expected_sop_class=context_sop_class or None)
+                       cache=settings.cache, expected_sop_class=context_sop_class or None,
+                       job=settings.job)
     except DuplicateRejected:
         return DimseStatus.DUPLICATE_SOP_INSTANCE
     except SopClassMismatch:

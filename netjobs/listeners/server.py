@@ -36,7 +36,7 @@ from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.sockets import ConsoleAE, set_tcp_nodelay
 from netjobs.dicom.status import DimseStatus
 from netjobs.dicom.tls import resolve_tls_file
-from netjobs.listeners import commitment, ian, mpps
+from netjobs.listeners import commitment, commitment_reports, ian, mpps
 from netjobs.listeners.handlers import (
     StoreSettings,
     on_c_echo,
@@ -330,6 +330,7 @@ def start(listener: Listener) -> RunningListener:
         (evt.EVT_N_CREATE, on_n_create, [listener.pk]),
         (evt.EVT_N_SET, mpps.on_n_set, [listener.pk]),
         (evt.EVT_N_ACTION, commitment.on_n_action, [listener.pk]),
+        (evt.EVT_N_EVENT_REPORT, commitment_reports.on_n_event_report, [listener.pk]),
     ]
     if listener.storage and listener.accept_private_sop_classes:
         handlers.append((evt.EVT_REQUESTED, accept_private_storage,

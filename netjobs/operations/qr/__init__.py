@@ -1,0 +1,1 @@
+"""Query/Retrieve jobs: find (C-FIND), move (C-MOVE) and get (C-GET)."""
