@@ -17,10 +17,11 @@ from netjobs.operations.ian import IAN_KIND
 from netjobs.operations.mpps import MPPS_KIND
 from netjobs.operations.qr.kinds import FIND_KIND, GET_KIND, MOVE_KIND
 from netjobs.operations.store.kind import STORE_KIND
+from netjobs.operations.workflow import WORKFLOW_KIND
 
 _KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND, STORE_KIND, FIND_KIND,
                                        MOVE_KIND, GET_KIND, MPPS_KIND, IAN_KIND, STGCMT_KIND,
-                                       CONNECTIVITY_KIND)
+                                       CONNECTIVITY_KIND, WORKFLOW_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 

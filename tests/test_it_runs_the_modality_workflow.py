@@ -1,0 +1,87 @@
+"""The modality workflow as one job against the console's own listener (MPPS, Storage and
+Storage Commitment SCP): step list, MPPS IN PROGRESS then COMPLETED, the study and a Key
+Object Selection stored, every instance committed; and a refused MPPS sends nothing."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from pydicom.uid import generate_uid
+
+from archive.indexing import store_file
+from archive.models import Instance, InstanceSource, Study
+from netjobs.jobs.services import create_job
+from netjobs.listeners.manager import ListenerManager
+from netjobs.models import (
+    CommitmentRequest,
+    ItemOutcome,
+    JobStatus,
+    ListenerStatus,
+    PerformedProcedureStep,
+)
+from tests.archive_helpers import make_object
+from tests.conftest import logged_in, wait_for_job
+from tests.listener_helpers import make_listener
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def archive_study(folder: Path, count: int = 3) -> Study:
+    folder.mkdir(parents=True, exist_ok=True)
+    study_uid = generate_uid()
+    for _ in range(count):
+        store_file(make_object(folder, patient_name="Flow^Fiona", patient_id="WF-1",
+                               study_date="20260102", modality="OT", study_uid=study_uid),
+                   source=InstanceSource.UPLOAD)
+    return Study.objects.get(study_instance_uid=study_uid)
+
+
+def test_the_whole_workflow_with_a_kos(celery_worker_process: Path, operator: User,
+                                       remote_ae: Any, manager: ListenerManager,
+                                       settings: Any, tmp_path: Path) -> None:
+    settings.STORAGE_ROOT = Path(os.environ["STORAGE_ROOT"]).resolve()  # the worker's
+    listener = make_listener(mpps=True, storage_commitment=True, ae_title="PACS",
+                             duplicate_policy="keep")
+    manager.reconcile()
+    listener.refresh_from_db()
+    assert listener.status == ListenerStatus.RUNNING, listener.last_error
+    study = archive_study(tmp_path / "study")
+    ae = remote_ae(ae_title="PACS", port=listener.port)
+    job = wait_for_job(create_job("workflow", {"ae": ae.pk, "study": study.pk,
+                                               "kos_title": "113000",
+                                               "report_on": "same_association"},
+                                  owner=operator), seconds=90)
+    assert job.status == JobStatus.SUCCEEDED, (job.error, job.result)
+    assert [(s["step"].split(" ")[0], s["status"]) for s in job.result["steps"]] == [
+        ("MPPS", "succeeded"), ("Key", "succeeded"), ("C-STORE", "succeeded"),
+        ("MPPS", "succeeded"), ("Storage", "succeeded")]
+    step = PerformedProcedureStep.objects.get(sop_instance_uid=job.result["mpps_instance_uid"])
+    assert step.status == "COMPLETED" and step.study_instance_uids == [study.study_instance_uid]
+    kos = Instance.objects.get(series__study=study, sop_class_uid="1.2.840.10008.5.1.4.1.1.88.59")
+    sent = set(job.items.filter(outcome=ItemOutcome.SUCCEEDED).values_list(
+        "sop_instance_uid", flat=True))
+    assert kos.sop_instance_uid in sent and len(sent & set(Instance.objects.filter(
+        series__study=study).values_list("sop_instance_uid", flat=True))) == 4
+    commitment = CommitmentRequest.objects.get()
+    assert len(commitment.committed) == 4 and commitment.failed == []
+    page = logged_in(operator).get(job.get_absolute_url()).content.decode()
+    assert "modality --mpps-late --stgcmt -b DICOMCONSOLE -c PACS@127.0.0.1" in page
+
+
+def test_a_refused_step_sends_nothing(celery_worker_process: Path, operator: User,
+                                      remote_ae: Any, manager: ListenerManager,
+                                      settings: Any, tmp_path: Path) -> None:
+    settings.STORAGE_ROOT = Path(os.environ["STORAGE_ROOT"]).resolve()
+    listener = make_listener(mpps=False, ae_title="PACS")  # offers no MPPS
+    manager.reconcile()
+    study = archive_study(tmp_path / "study", count=2)
+    ae = remote_ae(ae_title="PACS", port=listener.port)
+    job = wait_for_job(create_job("workflow", {"ae": ae.pk, "study": study.pk},
+                                  owner=operator), seconds=60)
+    assert job.status == JobStatus.FAILED
+    assert [s["status"] for s in job.result["steps"]] == ["failed", "skipped", "skipped",
+                                                           "skipped"]
+    assert not job.items.filter(outcome=ItemOutcome.SUCCEEDED).exists()
+    assert not PerformedProcedureStep.objects.exists()
