@@ -3,9 +3,10 @@
     DATABASE_URL=postgresql://…/scratch .venv/bin/python bench/store_bench.py [--files 500]
 
 N CT files of 512 KB are archived first. DCMTK `storescu -pdu 131072 +sd` sends the folder
-to a DCMTK `storescp --ignore` (receives, does not write), then the console's store job sends
-the archived study to the same storescp: timed from submit (job created) to finish (job
-terminal), run by the job runner in this process, with 1 and with 4 associations.
+to a DCMTK `storescp` (writing the files), then the console's store job sends the archived
+study to the same storescp: timed from submit (job created) to finish (job terminal), run
+by the job runner in this process, with 1 and with 4 associations (storescp serves one
+association at a time, so 4 show the cost of splitting rather than a gain).
 Reports instances/s, MB/s and the ratio to DCMTK.
 """
 
@@ -43,8 +44,11 @@ def main() -> None:
     print(f"database: {connection.vendor}; {args.files} CT files, {megabytes:.0f} MB")
 
     port = free_port()
-    peer = subprocess.Popen(["storescp", "--ignore", "-pdu", "131072", "-aet", "STORESCP",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    received = WORK / "received"
+    received.mkdir()
+    peer = subprocess.Popen(["storescp", "-od", str(received), "-pdu", "131072", "-aet",
+                             "STORESCP", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
                             env={"TCP_NODELAY": "1", "PATH": "/usr/bin:/bin"})
     try:
         wait_for_port(port)
