@@ -272,7 +272,10 @@ def test_server_files_to_orthanc(celery_worker_process: Path, operator: User, re
             assert job.status == JobStatus.PARTIAL  # the text file is listed as not sent
             bad = job.items.get(outcome=ItemOutcome.FAILED)
             assert bad.name == "notes.txt" and "not a DICOM" in bad.message
-            for entry in peer.rest("GET", "/instances?expand"):
+            assert job.result["sent"] == 2
+            stored = peer.rest("GET", "/instances?expand")
+            assert len(stored) == 2
+            for entry in stored:
                 sent = peer.rest("GET", f"/instances/{entry['ID']}/file")
                 uid = entry["MainDicomTags"]["SOPInstanceUID"]
                 name = next(n for n in ["693_J2KR.dcm", "emri_small.dcm"] if str(dcmread(

@@ -85,3 +85,23 @@ def test_a_refused_step_sends_nothing(celery_worker_process: Path, operator: Use
                                                            "skipped"]
     assert not job.items.filter(outcome=ItemOutcome.SUCCEEDED).exists()
     assert not PerformedProcedureStep.objects.exists()
+
+
+def test_the_commitment_report_on_a_new_association(celery_worker_process: Path,
+                                                    operator: User, remote_ae: Any,
+                                                    manager: ListenerManager, settings: Any,
+                                                    tmp_path: Path) -> None:
+    settings.STORAGE_ROOT = Path(os.environ["STORAGE_ROOT"]).resolve()
+    pacs = make_listener(name="pacs", mpps=True, storage_commitment=True, ae_title="PACS")
+    inbox = make_listener(name="inbox", ae_title="DICOMCONSOLE", storage=False,
+                          query_retrieve=False, storage_commitment=True)
+    manager.reconcile()
+    remote_ae(ae_title="DICOMCONSOLE", port=inbox.port)  # where PACS sends its report
+    study = archive_study(tmp_path / "study", count=2)
+    ae = remote_ae(ae_title="PACS", port=pacs.port)
+    job = wait_for_job(create_job("workflow", {"ae": ae.pk, "study": study.pk,
+                                               "report_on": "listener", "timeout": 20},
+                                  owner=operator), seconds=90)
+    assert job.status == JobStatus.SUCCEEDED, (job.error, job.result)
+    commitment = CommitmentRequest.objects.get()
+    assert commitment.route == "new" and len(commitment.committed) == 2

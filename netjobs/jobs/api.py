@@ -162,11 +162,14 @@ class JobOut(JobSummaryOut):
 
     @staticmethod
     def resolve_commands(job: Job) -> Any:
-        return kind_context(job)["commands"]
+        return kind_context(job)["commands"]()
 
     @staticmethod
     def resolve_downloads(job: Job) -> list[str]:
-        return [d.name for d in kind_context(job)["downloads"]]
+        try:
+            return [d.name for d in get_kind(job.kind).downloads]
+        except UnknownJobKind:
+            return []
 
     @staticmethod
     def resolve_log(job: Job) -> Any:

@@ -97,8 +97,10 @@ def kind_context(job: Job) -> dict[str, Any]:
     try:
         kind = get_kind(job.kind)
     except UnknownJobKind:
-        return {"commands": [], "downloads": [], "retry_failed": False}
-    return {"commands": kind.commands_for(job.params), "downloads": kind.downloads,
+        return {"commands": list, "downloads": [], "retry_failed": False}
+    # The command lines: a callable, evaluated only where a template shows them (the job
+    # detail page), not on every live refresh.
+    return {"commands": partial(kind.commands_for, job.params), "downloads": kind.downloads,
             "retry_failed": kind.retry_failed is not None,
             # a callable: the page's template evaluates it, the API never does
             "find_results": partial(find_results_context, job) if job.kind == "find" else None}

@@ -171,12 +171,17 @@ class Delivery(StrEnum):
     UNKNOWN = "unknown"  # no storage commitment job has this Transaction UID
 
 
+# Jobs that send storage commitment requests and wait for the report: the stgcmt kind, and
+# the modality workflow whose last step is one.
+WAITING_KINDS = (COMMITMENT_KIND, "workflow")
+
+
 def deliver_report(report: CommitmentReport) -> Delivery:
     """Write the report into the job waiting for its Transaction UID (short transaction,
     the job row locked so the job's own "stop waiting" and this write are ordered)."""
     with transaction.atomic():
         job = (Job.objects.select_for_update()
-               .filter(kind=COMMITMENT_KIND, **{f"result__{TRANSACTION_UID}":
+               .filter(kind__in=WAITING_KINDS, **{f"result__{TRANSACTION_UID}":
                                                 report.transaction_uid})
                .order_by("-pk").first())
         if job is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -218,11 +219,13 @@ def command_lines(params: EchoParams) -> list[CommandLine]:
     repeat = f" -r {params.repeat}" if params.repeat > 1 else ""
     tls = " +tls <key> <cert> +cf <ca>" if remote.tls_enabled else ""
     dcm4che_tls = " --tls" if remote.tls_enabled else ""
+    q = shlex.quote
     return [
-        CommandLine("DCMTK", f"echoscu -aet {calling} -aec {remote.ae_title}{repeat}{tls} "
-                             f"{remote.host} {remote.port}"),
-        CommandLine("dcm4che", f"storescu -b {calling} -c {remote.ae_title}@{remote.host}:"
-                               f"{remote.port}{dcm4che_tls}"),
+        CommandLine("DCMTK", f"echoscu -aet {q(calling)} -aec {q(remote.ae_title)}{repeat}{tls} "
+                             f"{q(remote.host)} {remote.port}"),
+        CommandLine("dcm4che", f"storescu -b {q(calling)} -c "
+                               f"{q(f'{remote.ae_title}@{remote.host}:{remote.port}')}"
+                               f"{dcm4che_tls}"),
     ]
 
 

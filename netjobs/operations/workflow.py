@@ -7,6 +7,8 @@ and association records land here; ``result["steps"]`` says how each step went, 
 
 from __future__ import annotations
 
+import logging
+import shlex
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,8 @@ from netjobs.operations.kos import DOCUMENT_TITLES, key_object_selection, write_
 from netjobs.operations.mpps import MPPS_KIND, MppsAction, MppsParams
 from netjobs.operations.store.kind import STORE_KIND
 from netjobs.operations.store.run import StoreParams
+
+logger = logging.getLogger(__name__)
 
 
 class WorkflowParams(BaseModel):
@@ -80,6 +84,9 @@ class Steps:
             outcome = action()
         except JobFailed as exc:
             outcome = JobOutcome(JobStatus.FAILED, {}, str(exc))
+        except Exception as exc:  # one step's crash must not leave the others undone
+            logger.exception("job %s: workflow step %r", self.ctx.job.pk, name)
+            outcome = JobOutcome(JobStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
         self.rows[-1].update(status=outcome.status.value, detail=outcome.error or "done")
         self._save()
         detail = f" — {outcome.error}" if outcome.error else ""
@@ -118,7 +125,20 @@ def run(ctx: JobContext, params: WorkflowParams) -> JobOutcome:
         return MPPS_KIND.run(ctx, MppsParams.model_validate(
             {**peer, "study": params.study, "action": action, "mpps_instance_uid": step_uid}))
 
+    def cancelled(created: bool) -> JobOutcome:
+        """Stop here; a step already created is DISCONTINUED (PS3.4 F.7.1), even though the
+        job is being cancelled: a context that nobody cancels sends it."""
+        if created:
+            quiet = JobContext(ctx.job)  # not watched: its cancel event stays clear
+            steps.run("MPPS N-SET (DISCONTINUED)", lambda: MPPS_KIND.run(
+                quiet, MppsParams.model_validate(
+                    {**peer, "study": params.study, "action": MppsAction.DISCONTINUE,
+                     "mpps_instance_uid": step_uid})))
+        return _outcome(steps, JobStatus.CANCELLED, "Cancelled by an operator.", step_uid)
+
     created = steps.run("MPPS N-CREATE (IN PROGRESS)", lambda: mpps(MppsAction.CREATE))
+    if ctx.cancel_requested:
+        return cancelled(created.status == JobStatus.SUCCEEDED)
     if created.status != JobStatus.SUCCEEDED:
         for name in ("C-STORE", "MPPS N-SET", "Storage Commitment"):
             steps.skip(name, "the performed procedure step was not created")
@@ -128,10 +148,15 @@ def run(ctx: JobContext, params: WorkflowParams) -> JobOutcome:
         steps.run("Key Object Selection document", lambda: _kos_step(ctx, params))
     stored = steps.run("C-STORE of the study", lambda: STORE_KIND.run(
         ctx, StoreParams.model_validate({**peer, "studies": [params.study]})))
+    if ctx.cancel_requested:
+        return cancelled(True)
     uids = _stored_uids(ctx, params.study)
     action = MppsAction.COMPLETE if uids else MppsAction.DISCONTINUE
     ended = steps.run(f"MPPS N-SET ({'COMPLETED' if uids else 'DISCONTINUED'})",
                       lambda: mpps(action))
+    if ctx.cancel_requested:
+        steps.skip("Storage Commitment", "cancelled")
+        return _outcome(steps, JobStatus.CANCELLED, "Cancelled by an operator.", step_uid)
     if not uids:
         steps.skip("Storage Commitment", "nothing was stored")
         return _outcome(steps, JobStatus.FAILED, stored.error or "Nothing was stored.",
@@ -184,14 +209,15 @@ def command_lines(params: WorkflowParams) -> list[CommandLine]:
     calling = calling_ae_title(params.calling_ae)
     folder = Instance.objects.filter(series__study_id=params.study).values_list(
         "file_path", flat=True).first() or ""
-    study_folder = str(absolute_path(folder).parent.parent) if folder else "<study folder>"
+    study_folder = (shlex.quote(str(absolute_path(folder).parent.parent)) if folder
+                    else "<study folder>")
     lines = []
     if params.kos_title:  # dcm4che's mkkos makes the document first
         lines.append(CommandLine("dcm4che", f"mkkos --title {params.kos_title} -o "
                                             f"{study_folder}/KOS.dcm {study_folder}"))
-    lines.append(CommandLine("dcm4che", f"modality --mpps-late --stgcmt -b {calling} -c "
-                                        f"{remote.ae_title}@{remote.host}:{remote.port} "
-                                        f"{study_folder}"))
+    peer = shlex.quote(f"{remote.ae_title}@{remote.host}:{remote.port}")
+    lines.append(CommandLine("dcm4che", f"modality --mpps-late --stgcmt -b "
+                                        f"{shlex.quote(calling)} -c {peer} {study_folder}"))
     return lines
 
 

@@ -3,6 +3,7 @@ readable report on the job page (``netjobs/_connectivity_report.html``)."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict
 from typing import Any
 
@@ -128,17 +129,19 @@ class ConnectivityForm(JobForm):
 
 def command_lines(params: ConnectivityParams) -> list[CommandLine]:
     remote = ApplicationEntity.objects.get(pk=params.ae)
-    calling = calling_ae_title(params.calling_ae)
-    where = f"{remote.host} {remote.port}"
-    dcm4che = f"-c {remote.ae_title}@{remote.host}:{remote.port} -b {calling}"
+    q = shlex.quote
+    calling = q(calling_ae_title(params.calling_ae))
+    where = f"{q(remote.host)} {remote.port}"
+    dcm4che = f"-c {q(f'{remote.ae_title}@{remote.host}:{remote.port}')} -b {calling}"
     tls, dcm4che_tls = (" +tls <key> <cert> +cf <ca>", " --tls") if remote.tls_enabled \
         else ("", "")
-    lines = [CommandLine("DCMTK", f"echoscu -aet {calling} -aec {remote.ae_title}{tls} {where}"),
+    lines = [CommandLine("DCMTK", f"echoscu -aet {calling} -aec {q(remote.ae_title)}{tls} "
+                                  f"{where}"),
              CommandLine("dcm4che", f"storescu {dcm4che}{dcm4che_tls}")]
     if params.move_test:
-        destination = console_address(calling).ae_title
+        destination = q(console_address(calling_ae_title(params.calling_ae)).ae_title)
         lines += [
-            CommandLine("DCMTK", f"movescu -S -aet {calling} -aec {remote.ae_title} "
+            CommandLine("DCMTK", f"movescu -S -aet {calling} -aec {q(remote.ae_title)} "
                                  f"-aem {destination}{tls} -k QueryRetrieveLevel=STUDY "
                                  f"-k StudyInstanceUID={ABSENT_STUDY_UID} {where}"),
             CommandLine("dcm4che", f"movescu {dcm4che}{dcm4che_tls} --dest {destination} "

@@ -185,7 +185,10 @@ def send_notifications(ctx: JobContext, assoc: PynetdicomAssociation,
         if not result.answer.done:
             ctx.log(f"IAN for {study}: {result.answer}"
                     + (f" — {result.problem}" if result.problem else ""), LogLevel.WARNING)
-        if result.answer.status is None:
+        if result.answer.status is None:  # no answer: the rest cannot be sent either
+            why = f"Not sent: no answer to the previous notification. {result.problem}"
+            JobItem.objects.bulk_create([skipped_item(ctx, s, why.strip())
+                                         for s in studies[index + 1:]])
             return result.problem
     return ""
 

@@ -4,6 +4,7 @@ connection options of dcm4che's tools."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -82,4 +83,5 @@ def no_answer_reason(assoc: PynetdicomAssociation, recorder: AssociationRecorder
 
 def dcm4che_connection(remote: ApplicationEntity, calling: str) -> str:
     tls = " --tls" if remote.tls_enabled else ""
-    return f"-c {remote.ae_title}@{remote.host}:{remote.port} -b {calling}{tls}"
+    peer = shlex.quote(f"{remote.ae_title}@{remote.host}:{remote.port}")
+    return f"-c {peer} -b {shlex.quote(calling)}{tls}"

@@ -5,6 +5,7 @@ later job can N-SET it (``mpps_instance_uid``)."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 from time import perf_counter
@@ -293,7 +294,7 @@ def command_lines(params: MppsParams) -> list[CommandLine]:
     if params.mpps_instance_uid:
         options += f" --ppsuid {params.mpps_instance_uid}"
     if params.performed_procedure_step_id:
-        options += f" --ppsid {params.performed_procedure_step_id}"
+        options += f" --ppsid {shlex.quote(params.performed_procedure_step_id)}"
     (folder,) = study_folders([params.study])
     return [CommandLine("dcm4che",
                         f"mppsscu {dcm4che_connection(remote, calling)}{options} {folder}")]

@@ -91,10 +91,9 @@ def link_arrivals(job: Job, params: MoveParams, since: datetime) -> list[Instanc
     arrived = Q(source=InstanceSource.DICOM, received_at__gte=since)
     for keyword, value in params.identifier_keys().items():
         arrived &= Q(**{INSTANCE_LOOKUPS[keyword]: value.split("\\")})
-    unclaimed = Q(source_job__isnull=True) | Q(source_job=job)
-    instances = list(Instance.objects.filter(arrived & unclaimed).order_by("pk"))
-    Instance.objects.filter(pk__in=[i.pk for i in instances]).update(source_job=job)
-    return instances
+    # One statement claims them: of two moves of the same keys, each instance goes to one.
+    Instance.objects.filter(arrived, source_job__isnull=True).update(source_job=job)
+    return list(Instance.objects.filter(arrived, source_job=job).order_by("pk"))
 
 
 def arrival_items(job: Job, instances: list[Instance], destination: str) -> list[JobItem]:

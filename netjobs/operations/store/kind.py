@@ -91,14 +91,16 @@ def command_lines(params: StoreParams) -> list[CommandLine]:
     decompress = {Decompress.NEVER: " --decompress-never",
                   Decompress.LOSSY: " --decompress-lossy"}.get(params.decompress, "")
     tls = " +tls <key> <cert> +cf <ca>" if remote.tls_enabled else ""
+    q = shlex.quote
+    aet, aec, host = q(calling), q(remote.ae_title), q(remote.host)
+    peer = q(f"{remote.ae_title}@{remote.host}:{remote.port}")
     return [
-        CommandLine("DCMTK", f"dcmsend -aet {calling} -aec {remote.ae_title} "
-                             f"--scan-directories --recurse{decompress} "
-                             f"{remote.host} {remote.port} {files}"),
-        CommandLine("DCMTK", f"storescu -aet {calling} -aec {remote.ae_title} -pdu 131072 "
-                             f"+sd +r{tls} {remote.host} {remote.port} {files}"),
-        CommandLine("dcm4che", f"storescu -b {calling} -c {remote.ae_title}@{remote.host}:"
-                               f"{remote.port}{' --tls' if remote.tls_enabled else ''} {files}"),
+        CommandLine("DCMTK", f"dcmsend -aet {aet} -aec {aec} --scan-directories --recurse"
+                             f"{decompress} {host} {remote.port} {files}"),
+        CommandLine("DCMTK", f"storescu -aet {aet} -aec {aec} -pdu 131072 +sd +r{tls} "
+                             f"{host} {remote.port} {files}"),
+        CommandLine("dcm4che", f"storescu -b {aet} -c {peer}"
+                               f"{' --tls' if remote.tls_enabled else ''} {files}"),
     ]
 
 

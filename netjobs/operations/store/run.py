@@ -3,6 +3,7 @@ and the outcome."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -14,13 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from archive.imports.roots import PathRefused, resolve_import_path
 from archive.imports.uploads import staged_upload_dir, upload_root
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
-from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job, JobItem, JobStatus
+from netjobs.models import (
+    AEKind,
+    ApplicationEntity,
+    ItemOutcome,
+    Job,
+    JobItem,
+    JobStatus,
+    LogLevel,
+)
 from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
 from netjobs.operations.store.planning import plan, split
 from netjobs.operations.store.sending import Decompress, SendResult, send_planned
 from netjobs.operations.store.sources import SendItem, archive_items, folder_items
 
 FLUSH_SECONDS = 0.5
+logger = logging.getLogger(__name__)
 
 
 class StoreParams(BaseModel):
@@ -159,20 +169,25 @@ def run(ctx: JobContext, params: StoreParams) -> JobOutcome:
                 send_planned(remote, calling, planned, job=ctx.job,
                              decompress=params.decompress, cancel=ctx.cancel_event,
                              report=log.report)
+        except Exception as exc:  # say so in the job, not only on the worker's stderr
+            logger.exception("job %s: sending failed", ctx.job.pk)
+            ctx.log(f"Sending stopped: {type(exc).__name__}: {exc}", LogLevel.ERROR)
         finally:
-            connection.close()
+            if threading.current_thread() is not threading.main_thread() and len(plans) > 1:
+                connection.close()
 
-    if len(plans) == 1:
-        for planned in plans[0]:
-            send_planned(remote, calling, planned, job=ctx.job, decompress=params.decompress,
-                         cancel=ctx.cancel_event, report=log.report)
-    else:
-        threads = [threading.Thread(target=send_group, args=(p,), daemon=True) for p in plans]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    log.flush()
+    try:
+        if len(plans) == 1:
+            send_group(plans[0])
+        else:
+            threads = [threading.Thread(target=send_group, args=(p,), daemon=True)
+                       for p in plans]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        log.flush()
     return outcome_of(log.counts, len(items), ctx.cancel_requested)
 
 

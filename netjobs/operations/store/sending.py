@@ -120,6 +120,10 @@ def send_planned(remote: ApplicationEntity, calling: str, planned: PlannedAssoci
                  report: Callable[[SendResult], None]) -> None:
     """Send one association's instances; every item is reported exactly once."""
     pending = list(planned.items)
+    if cancel.is_set():  # never open another association once cancelled
+        for item in pending:
+            report(SendResult(item, ItemOutcome.SKIPPED, "not sent: cancelled"))
+        return
     try:
         with requested_association(remote=remote, calling_ae_title=calling,
                                    contexts=planned.contexts, job=job) as (assoc, recorder):
