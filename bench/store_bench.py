@@ -67,6 +67,9 @@ def main() -> None:
             run_job(job.pk)
             elapsed = time.perf_counter() - started
             job = Job.objects.get(pk=job.pk)
+            if job.result["sent"] != args.files:  # say why before failing
+                print(list(job.items.exclude(outcome="succeeded")
+                           .values_list("message", flat=True))[:5])
             assert job.result["sent"] == args.files, job.result
             print(f"console store job, {associations} association(s): {elapsed:.2f} s, "
                   f"{args.files / elapsed:.0f} instances/s, {megabytes / elapsed:.0f} MB/s; "

@@ -168,6 +168,23 @@ class AssociationRecorder:
             if len(self._state.messages) < self._limit:
                 self._state.messages.append(entry)
 
+    def add_sent(self, count: int) -> None:
+        """Bytes the console wrote on the association's socket itself (fast C-STORE)."""
+        with self._lock:
+            self._state.bytes_sent += count
+
+    def note_dimse_sent(self, command: str, message_id: int, context_id: int,
+                        sop_class: str, sop_instance: str) -> None:
+        """A DIMSE request the console sent without pynetdicom (fast C-STORE)."""
+        entry = _Message(at=timezone.now(), direction=DimseDirection.SENT, command=command,
+                         message_id=message_id, context_id=context_id, status=None,
+                         affected_sop_class_uid=sop_class,
+                         affected_sop_instance_uid=sop_instance)
+        with self._lock:
+            self._state.messages_total += 1
+            if len(self._state.messages) < self._limit:
+                self._state.messages.append(entry)
+
     def _on_dimse_sent(self, event: evt.Event) -> None:
         self._on_dimse(event, DimseDirection.SENT)
 

@@ -19,6 +19,7 @@ from pydicom.uid import UID
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
 from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import ApplicationEntity, ItemOutcome, Job
+from netjobs.operations.store.fastsend import FastSender, SendFailed
 from netjobs.operations.store.planning import UNCOMPRESSED, PlannedAssociation
 from netjobs.operations.store.sources import SendItem
 
@@ -28,9 +29,10 @@ LOSSY = frozenset({
 })
 
 
-# pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default):
-# with a PDU of 128 KiB and a response to wait for, a C-STORE of 512 KB waited ~6 ms.
-DUL_LOOP_DELAY = 0.0001
+# pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default).
+# It reads the C-STORE responses; a shorter sleep answers sooner (bench/store_bench.py:
+# 0.24 → 0.33 of DCMTK's throughput with the direct sending of fastsend).
+DUL_LOOP_DELAY = 0.00001
 
 
 class Decompress(StrEnum):
@@ -82,12 +84,27 @@ def route(item: SendItem, assoc: Any, decompress: Decompress) -> tuple[str, str]
     return "decompress", target
 
 
-def send_item(item: SendItem, assoc: Any, decompress: Decompress) -> SendResult:
+def send_item(item: SendItem, assoc: Any, decompress: Decompress,
+              fast: FastSender | None = None) -> SendResult:
     """Send one instance on the association; never raises for a per-instance problem."""
     how, detail = route(item, assoc, decompress)
     if how == "refuse":
         return SendResult(item, ItemOutcome.FAILED, f"not sent: {detail}")
     assert item.path is not None
+    if how == "stored" and fast is not None:
+        context_id = fast.context_id(item.sop_class_uid, item.transfer_syntax_uid)
+        if context_id is not None:
+            try:
+                answer = fast.send(item.path, item.sop_class_uid, item.sop_instance_uid,
+                                   context_id)
+            except SendFailed as exc:
+                return SendResult(item, ItemOutcome.FAILED, f"not sent: {exc}")
+            except (ValueError, OSError):
+                pass  # no usable meta header: pynetdicom's own send below
+            else:
+                return _result(item, answer.status, answer.error_comment, how, detail)
+    if fast is not None:
+        fast.release_reactor()  # pynetdicom's send pauses and resumes it itself
     try:
         if how == "decompress":
             dataset = dcmread(item.path)
@@ -102,17 +119,27 @@ def send_item(item: SendItem, assoc: Any, decompress: Decompress) -> SendResult:
             response = assoc.send_c_store(item.path)
     except Exception as exc:  # unreadable file, no decoder, encoding problem…
         return SendResult(item, ItemOutcome.FAILED, f"not sent: {type(exc).__name__}: {exc}")
-    if "Status" not in response:
+    status = int(response.Status) if "Status" in response else None
+    result = _result(item, status, str(response.get("ErrorComment") or ""), how, detail)
+    if result.outcome != ItemOutcome.FAILED:
+        result = SendResult(result.item, result.outcome, result.message, result.status,
+                            result.sent_syntax, size)
+    return result
+
+
+def _result(item: SendItem, status: int | None, comment: str, how: str,
+            detail: str) -> SendResult:
+    if status is None:
         return SendResult(item, ItemOutcome.FAILED,
                           "no response: the association was aborted or timed out")
-    info = describe_status(int(response.Status), "C-STORE")
+    info = describe_status(status, "C-STORE")
     note = {"decompress": " (decompressed)", "convert": f" (as {UID(detail).name})"}.get(how, "")
     outcome = {StatusCategory.SUCCESS: ItemOutcome.SUCCEEDED,
                StatusCategory.WARNING: ItemOutcome.WARNING}.get(info.category,
                                                                  ItemOutcome.FAILED)
-    comment = f" — {response.ErrorComment}" if response.get("ErrorComment") else ""
-    return SendResult(item, outcome, f"{info}{comment}{note}", info.code, detail,
-                      size if outcome != ItemOutcome.FAILED else 0)
+    shown = f" — {comment}" if comment else ""
+    return SendResult(item, outcome, f"{info}{shown}{note}", info.code, detail,
+                      item.size if outcome != ItemOutcome.FAILED else 0)
 
 
 def send_planned(remote: ApplicationEntity, calling: str, planned: PlannedAssociation, *,
@@ -128,22 +155,31 @@ def send_planned(remote: ApplicationEntity, calling: str, planned: PlannedAssoci
         with requested_association(remote=remote, calling_ae_title=calling,
                                    contexts=planned.contexts, job=job) as (assoc, recorder):
             assoc.dul._run_loop_delay = DUL_LOOP_DELAY
-            while pending:
-                if cancel.is_set():
-                    break
-                if not assoc.is_established:
-                    why = recorder.explanation_so_far() or "the association ended"
-                    for item in pending:
-                        report(SendResult(item, ItemOutcome.FAILED, f"not sent: {why}"))
-                    pending = []
-                    break
-                item = pending.pop(0)
-                report(send_item(item, assoc, decompress))
+            fast = FastSender(assoc, recorder)
+            try:
+                send_pending(assoc, recorder, pending, fast, decompress, cancel, report)
+            finally:
+                fast.release_reactor()  # before the release: the reactor handles it
     except (AssociationFailed, TlsSetupFailed) as exc:
         for item in pending:
             report(SendResult(item, ItemOutcome.FAILED, f"not sent: {exc}"))
-        pending = []
+        pending.clear()
     finally:
         for item in pending:  # cancelled, or an unexpected error: say so, never "sent"
             report(SendResult(item, ItemOutcome.SKIPPED,
                               "not sent: cancelled" if cancel.is_set() else "not sent"))
+
+
+def send_pending(assoc: Any, recorder: Any, pending: list[SendItem], fast: FastSender,
+                 decompress: Decompress, cancel: threading.Event,
+                 report: Callable[[SendResult], None]) -> None:
+    """Send and report items, taking each off ``pending`` as it is reported."""
+    while pending and not cancel.is_set():
+        if not assoc.is_established or assoc.acse.is_aborted():
+            why = recorder.explanation_so_far() or "the association ended"
+            for item in pending:
+                report(SendResult(item, ItemOutcome.FAILED, f"not sent: {why}"))
+            pending.clear()
+            return
+        item = pending.pop(0)
+        report(send_item(item, assoc, decompress, fast))
