@@ -13,6 +13,7 @@ Reports instances/s, MB/s and the ratio to DCMTK.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import time
 
@@ -64,7 +65,14 @@ def main() -> None:
             started = time.perf_counter()
             job = create_job("store", {"ae": remote.pk, "studies": [study.pk],
                                        "associations": associations}, owner=owner)
-            run_job(job.pk)
+            if os.environ.get("PROFILE"):
+                import cProfile
+                import pstats
+                profiler = cProfile.Profile()
+                profiler.runcall(run_job, job.pk)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            else:
+                run_job(job.pk)
             elapsed = time.perf_counter() - started
             job = Job.objects.get(pk=job.pk)
             if job.result["sent"] != args.files:  # say why before failing

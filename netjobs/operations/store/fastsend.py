@@ -11,6 +11,8 @@ is paused while we send, as pynetdicom's own ``send_*`` methods do.
 
 from __future__ import annotations
 
+import socket
+import ssl
 import struct
 import time
 from collections.abc import Iterator
@@ -19,10 +21,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
 from pynetdicom.dimse_primitives import C_STORE
-from pynetdicom.dsutils import encode
 
 from netjobs.dicom.recorder import AssociationRecorder
 
@@ -45,39 +44,65 @@ class StoreResponse:
     error_comment: str = ""
 
 
+def _element(group_element: int, value: bytes) -> bytes:
+    """An Implicit VR Little Endian element of group 0000."""
+    return struct.pack("<HHL", 0x0000, group_element, len(value)) + value
+
+
+def _uid(value: str) -> bytes:
+    raw = value.encode("ascii")
+    return raw + b"\x00" if len(raw) % 2 else raw
+
+
 def command_set(sop_class: str, sop_instance: str, message_id: int) -> bytes:
-    """The C-STORE-RQ command set, Implicit VR Little Endian with its group length."""
-    ds = Dataset()
-    ds.AffectedSOPClassUID = UID(sop_class)
-    ds.CommandField = C_STORE_RQ
-    ds.MessageID = message_id
-    ds.Priority = MEDIUM
-    ds.CommandDataSetType = DATA_SET_PRESENT
-    ds.AffectedSOPInstanceUID = UID(sop_instance)
-    body = encode(ds, True, True)
-    assert body is not None
-    return struct.pack("<HHIL", 0x0000, 0x0000, 4, len(body)) + body
+    """The C-STORE-RQ command set (PS3.7 9.3.1.1), Implicit VR Little Endian with its group
+    length, in tag order. Written directly: pydicom's writer took ~0.8 ms per instance."""
+    body = b"".join((
+        _element(0x0002, _uid(sop_class)),  # Affected SOP Class UID
+        _element(0x0100, struct.pack("<H", C_STORE_RQ)),  # Command Field
+        _element(0x0110, struct.pack("<H", message_id)),  # Message ID
+        _element(0x0700, struct.pack("<H", MEDIUM)),  # Priority
+        _element(0x0800, struct.pack("<H", DATA_SET_PRESENT)),  # Command Data Set Type
+        _element(0x1000, _uid(sop_instance)),  # Affected SOP Instance UID
+    ))
+    return _element(0x0000, struct.pack("<L", len(body))) + body
 
 
 def pdus(context_id: int, command: bytes, data: Iterator[bytes], max_pdu: int) -> Iterator[bytes]:
     """P-DATA-TF PDUs, one PDV each, no larger than the peer's maximum PDU length."""
+    for header, fragment in pdu_parts(context_id, command, data, max_pdu):
+        yield header + bytes(fragment)
+
+
+def pdu_parts(context_id: int, command: bytes, data: Iterator[bytes],
+              max_pdu: int) -> Iterator[tuple[bytes, memoryview]]:
+    """Each PDU as its 12 header bytes (PDU and PDV item headers) and its fragment."""
     room = (max_pdu or DEFAULT_PDU) - 6  # the PDV item's length and header take 6
+    view = memoryview(command)
     for start in range(0, len(command), room):
-        piece = command[start:start + room]
         last = start + room >= len(command)
-        yield _pdu(context_id, COMMAND_LAST if last else COMMAND_MORE, piece)
-    pending = b""
-    for chunk in data:
-        pending += chunk
-        while len(pending) > room:
-            yield _pdu(context_id, DATA_MORE, pending[:room])
-            pending = pending[room:]
-    yield _pdu(context_id, DATA_LAST, pending)
+        yield _header(context_id, COMMAND_LAST if last else COMMAND_MORE,
+                      min(room, len(command) - start)), view[start:start + room]
+    pending = memoryview(b"".join(data))  # the data set: about the size of one file
+    for start in range(0, max(len(pending), 1), room):
+        fragment = pending[start:start + room]
+        last = start + room >= len(pending)
+        yield _header(context_id, DATA_LAST if last else DATA_MORE, len(fragment)), fragment
 
 
-def _pdu(context_id: int, header: int, fragment: bytes) -> bytes:
-    item = struct.pack(">LBB", len(fragment) + 2, context_id, header) + fragment
-    return struct.pack(">BBL", P_DATA_TF, 0, len(item)) + item
+def _header(context_id: int, control: int, length: int) -> bytes:
+    return struct.pack(">BBLLBB", P_DATA_TF, 0, length + 6, length + 2, context_id, control)
+
+
+def _send_all(sock: socket.socket, parts: list[Any]) -> None:
+    views = [memoryview(part) for part in parts]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
 
 
 def data_set_chunks(path: Path) -> Iterator[bytes]:
@@ -144,11 +169,15 @@ class FastSender:
             pause_reactor(self.assoc)
             self.paused = True
         sent = 0
+        gather = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
         try:
-            for pdu in pdus(context_id, command, _prepend(first, chunks),
-                            self.assoc.acceptor.maximum_length):
-                sock.sendall(pdu)
-                sent += len(pdu)
+            for header, fragment in pdu_parts(context_id, command, _prepend(first, chunks),
+                                              self.assoc.acceptor.maximum_length):
+                if gather:  # header and fragment in one system call, without a copy
+                    _send_all(sock, [header, fragment])
+                else:
+                    sock.sendall(header + bytes(fragment))
+                sent += len(header) + len(fragment)
         except OSError as exc:
             self.recorder.add_sent(sent)
             raise SendFailed(f"the connection broke while sending: {exc}") from exc

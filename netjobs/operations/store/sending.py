@@ -30,8 +30,8 @@ LOSSY = frozenset({
 
 
 # pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default).
-# It reads the C-STORE responses; a shorter sleep answers sooner (bench/store_bench.py:
-# 0.24 → 0.33 of DCMTK's throughput with the direct sending of fastsend).
+# It reads the C-STORE responses; a shorter sleep hands them over sooner (bench/
+# store_bench.py, 500 CT files: 3.45 s before fastsend and this, about 1.8 s after).
 DUL_LOOP_DELAY = 0.00001
 
 
