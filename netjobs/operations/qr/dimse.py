@@ -4,6 +4,9 @@ statuses, and sending C-CANCEL once."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 from pydicom.dataset import Dataset
@@ -55,25 +58,60 @@ def error_comment(status: Dataset) -> str:
     return str(status.get("ErrorComment", "") or "").strip()
 
 
+CANCEL_GRACE_SECONDS = 10.0
+
+
 class Canceller:
-    """Sends C-CANCEL for the one outstanding request, at most once, from the thread that
-    iterates its responses (pynetdicom associations are not shared between threads)."""
+    """Sends C-CANCEL for the one outstanding request, at most once: from the thread that
+    iterates its responses, or from ``watching`` when the peer sends none for a while."""
 
     def __init__(self, assoc: PynetdicomAssociation, context_id: int,
                  message_id: int = MESSAGE_ID) -> None:
         self._assoc = assoc
         self._context_id = context_id
         self._message_id = message_id
+        self._lock = threading.Lock()
         self.reason: CancelReason | None = None
 
     @property
     def sent(self) -> bool:
         return self.reason is not None
 
+    @contextmanager
+    def watching(self, cancel: threading.Event, grace: float = CANCEL_GRACE_SECONDS
+                 ) -> Iterator[None]:
+        """While the responses are read: an operator's cancel sends C-CANCEL at once, even
+        if the peer is silent (pending responses are optional for C-MOVE), and a peer that
+        has not finished ``grace`` seconds after it is aborted."""
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                if cancel.wait(0.2):
+                    break
+            if done.is_set():
+                return
+            self.send(CancelReason.OPERATOR)
+            if not done.wait(grace) and self._assoc.is_established:
+                logger.warning("no final response %s s after C-CANCEL: aborting", grace)
+                self._assoc.abort()
+                # pynetdicom's response loop waits on its DIMSE queue for the whole DIMSE
+                # timeout; an empty message wakes it as an abort does (no response)
+                self._assoc.dimse.msg_queue.put((None, None))
+
+        watcher = threading.Thread(target=watch, name="c-cancel-watch", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join(timeout=5)
+
     def send(self, reason: CancelReason) -> None:
-        if self.reason is not None or not self._assoc.is_established:
-            return
-        self.reason = reason
+        with self._lock:
+            if self.reason is not None or not self._assoc.is_established:
+                return
+            self.reason = reason
         try:
             self._assoc.send_c_cancel(self._message_id, self._context_id)
         except RuntimeError:  # the association ended meanwhile

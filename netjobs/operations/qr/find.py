@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pynetdicom.association import Association as PynetdicomAssociation
 
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
 from netjobs.dicom.explain import explain_connection_lost
+from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus, StatusCategory, StatusInfo
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
@@ -92,26 +94,36 @@ def query(
         context_id = accepted_context_id(assoc, recorder, sop_class, TRANSFER_SYNTAXES)
         canceller = Canceller(assoc, context_id)
         waited_from = time.perf_counter()
-        for status_set, answer in assoc.send_c_find(identifier, sop_class, msg_id=MESSAGE_ID):
-            status = response_status(status_set, "C-FIND")
-            if status is None:
-                elapsed = time.perf_counter() - waited_from
-                session.failure = why_no_response(assoc, recorder, elapsed,
-                                                  remote.dimse_timeout)
-                break
-            waited_from = time.perf_counter()
-            if status.category != StatusCategory.PENDING:
-                session.final, session.comment = status, error_comment(status_set)
-                break
-            session.matches += 1
-            if limit is None or session.matches <= limit:
-                on_match(Match(status, identifier_json(answer) if answer is not None else {}))
-            if limit is not None and session.matches >= limit:
-                canceller.send(CancelReason.TRUNCATED)
-            elif stop.is_set():
-                canceller.send(CancelReason.OPERATOR)
+        with canceller.watching(stop):
+            collect(assoc, recorder, canceller, session, identifier, sop_class, remote,
+                    on_match, limit, stop, waited_from)
         session.cancel_reason = canceller.reason
     return session
+
+
+def collect(assoc: PynetdicomAssociation, recorder: AssociationRecorder, canceller: Canceller,
+            session: FindSession, identifier: Dataset, sop_class: str,
+            remote: ApplicationEntity, on_match: Callable[[Match], None], limit: int | None,
+            stop: threading.Event, waited_from: float) -> None:
+    """Read the C-FIND responses into ``session``."""
+    for status_set, answer in assoc.send_c_find(identifier, sop_class, msg_id=MESSAGE_ID):
+        status = response_status(status_set, "C-FIND")
+        if status is None:
+            elapsed = time.perf_counter() - waited_from
+            session.failure = why_no_response(assoc, recorder, elapsed,
+                                              remote.dimse_timeout)
+            break
+        waited_from = time.perf_counter()
+        if status.category != StatusCategory.PENDING:
+            session.final, session.comment = status, error_comment(status_set)
+            break
+        session.matches += 1
+        if limit is None or session.matches <= limit:
+            on_match(Match(status, identifier_json(answer) if answer is not None else {}))
+        if limit is not None and session.matches >= limit:
+            canceller.send(CancelReason.TRUNCATED)
+        elif stop.is_set():
+            canceller.send(CancelReason.OPERATOR)
 
 
 def summary_of(row: dict[str, str]) -> str:

@@ -107,6 +107,14 @@ def follow(assoc: PynetdicomAssociation, recorder: AssociationRecorder, response
     """Read the responses to the end: progress from the pending ones, C-CANCEL once the
     operator asks, and the final status with its counts and failed instances."""
     session = RetrieveSession(association=recorder.record)
+    with how.canceller.watching(how.cancel):
+        _read(assoc, recorder, responses, how, session)
+    session.cancel_reason = how.canceller.reason
+    return session
+
+
+def _read(assoc: PynetdicomAssociation, recorder: AssociationRecorder, responses: Responses,
+          how: Follow, session: RetrieveSession) -> None:
     waited_from = time.perf_counter()
     for status_set, identifier in responses:
         status = response_status(status_set, how.service)
@@ -125,8 +133,6 @@ def follow(assoc: PynetdicomAssociation, recorder: AssociationRecorder, response
             break
         if how.cancel.is_set():
             how.canceller.send(CancelReason.OPERATOR)
-    session.cancel_reason = how.canceller.reason
-    return session
 
 
 class ProgressReporter:
