@@ -301,3 +301,21 @@ def test_bad_requests_are_422(operator: User, remote_ae: Any) -> None:
         assert response.status_code == 422, params
     assert not Job.objects.exists()
     assert Study.objects.count() == 0
+
+
+def test_files_from_the_browser_are_sent(celery_worker_process: Path, operator: User,
+                                         remote_ae: Any, storescp_all: tuple[int, Path]) -> None:
+    port, out = storescp_all
+    ae = remote_ae(ae_title="STORESCP", port=port)
+    with corpus("emri_small.dcm").open("rb") as first, corpus("693_J2KR.dcm").open("rb") as second:
+        response = logged_in(operator).post("/jobs/new/store/", {
+            "ae": ae.pk, "decompress": "lossless", "associations": 1,
+            "upload": [first, second]})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    job = wait_for_job(Job.objects.get(), seconds=60)
+    assert job.status == JobStatus.SUCCEEDED and job.params["upload"]
+    got = received(out)
+    for name in ("emri_small.dcm", "693_J2KR.dcm"):
+        uid = str(dcmread(corpus(name), stop_before_pixels=True).SOPInstanceUID)
+        assert data_set(got[uid].read_bytes()) == data_set(corpus(name).read_bytes())
+    assert not Instance.objects.exists()  # sent, not archived

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from archive.imports.uploads import too_large_message
 from console.roles import Role, has_role, request_user, role_required
 from netjobs.jobs.registry import KINDS, UnknownJobKind, get_kind
 from netjobs.jobs.services import (
@@ -42,7 +43,13 @@ def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
         raise Http404(f"{kind.label} jobs are started elsewhere")
     if not has_role(request_user(request), kind.required_role):
         return HttpResponse(f"This needs the {kind.required_role.label} role.", status=403)
-    form = kind.form(request.POST or None, initial=request.GET.dict() or None)
+    if request.method == "POST":
+        request.FILES  # noqa: B018 - parse the body now: the upload handler flags its size
+        if getattr(request, "upload_too_large", False):
+            messages.error(request, too_large_message())
+            return redirect("netjobs:job_new", kind_name=kind.name)
+    form = kind.form(request.POST or None, request.FILES or None,
+                     initial=request.GET.dict() or None)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

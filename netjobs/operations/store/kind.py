@@ -10,6 +10,8 @@ from typing import Any
 
 from django import forms
 
+from archive.forms import MultipleFileField
+from archive.imports.uploads import stage_uploads
 from archive.models import Instance, Series
 from archive.storage import absolute_path
 from netjobs.jobs.base import CommandLine, Download, JobKind
@@ -35,6 +37,8 @@ class StoreForm(JobForm):
     series = forms.CharField(required=False, help_text="Archive series IDs.")
     path = forms.CharField(required=False, label="Server path",
                            help_text="Or a file or folder under an import root.")
+    upload = MultipleFileField(required=False, label="Or files from this computer",
+                               help_text="DICOM files to send (not archived).")
     decompress = forms.ChoiceField(
         choices=[(d.value, label) for d, label in (
             (Decompress.LOSSLESS, "Lossless compressed only (default)"),
@@ -57,7 +61,10 @@ class StoreForm(JobForm):
             "ae": data["ae"].pk,
             "calling_ae": data["calling_ae"].pk if data["calling_ae"] else None,
             "decompress": data["decompress"], "associations": data["associations"]}
-        if data.get("path"):
+        files = self.files.getlist("upload") if self.files else []
+        if files:
+            values["upload"] = stage_uploads(files)
+        elif data.get("path"):
             values["path"] = data["path"]
         else:
             values.update(studies=data["studies"], series=data["series"])
