@@ -61,6 +61,14 @@ class ReportInbox:
     transaction_uid: str
     report: CommitmentReport | None = None
     arrived: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False  # the job stopped waiting: a report now is refused, not dropped
+
+    def close(self) -> CommitmentReport | None:
+        """Stop taking reports; the one that came meanwhile, if any."""
+        with self.lock:
+            self.closed = True
+            return self.report
 
     def handle(self, event: Any) -> tuple[int, Dataset | None]:
         try:
@@ -73,7 +81,10 @@ class ReportInbox:
             return refusal.status, None
         if report.transaction_uid != self.transaction_uid:
             return DimseStatus.PROCESSING_FAILURE, None
-        self.report = report
+        with self.lock:
+            if self.closed:  # too late: say so rather than acknowledge and lose it
+                return DimseStatus.PROCESSING_FAILURE, None
+            self.report = report
         self.arrived.set()
         return DimseStatus.SUCCESS, None
 
@@ -196,6 +207,8 @@ def exchange(ctx: JobContext, params: CommitmentParams, remote: ApplicationEntit
         if waiting.inbox is not None:  # the association idles while the SCP works
             assoc.network_timeout = max(float(remote.network_timeout), params.timeout + 10)
             report = waiting.wait(ctx.cancel_event)
+            if inbox is not None:  # from now on a report on this association is refused
+                report = inbox.close() or report
             if report is not None or not use_listeners:
                 return Exchange(answer, problem, report, scp_role, waiting.association_ended)
     report = waiting.wait(ctx.cancel_event) if use_listeners else None

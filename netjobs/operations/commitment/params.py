@@ -87,6 +87,12 @@ class CommitmentParams(BaseModel):
     def _store_job_exists(cls, value: int | None) -> int | None:
         if value is not None and not Job.objects.filter(pk=value).exists():
             raise ValueError(f"there is no job with id {value}")
+        if value is not None:
+            sent = JobItem.objects.filter(job_id=value, outcome__in=STORE_KINDS_OUTCOMES) \
+                .exclude(sop_instance_uid="").count()
+            if sent > MAX_INSTANCES:  # one N-ACTION holds them all: keep it a sane size
+                raise ValueError(f"job {value} stored {sent} instances; a request covers at "
+                                 f"most {MAX_INSTANCES}: ask for its studies one by one")
         return value
 
     @model_validator(mode="after")
