@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from netjobs.dicom import explain
-from netjobs.dicom.recorder import decode_rejection_pdu
+from netjobs.dicom.pdus import decode_rejection_pdu
 from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import ContextResult
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from archive.imports.roots import PathRefused, import_roots, resolve_import_path
+from archive.imports.params import allowed_path, staged_upload
+from archive.imports.roots import import_roots
 from archive.imports.sources import count_candidates, iter_candidates
 from archive.imports.uploads import staged_upload_dir
 from archive.indexing import IndexCache, StoreOutcome, store_file
@@ -26,22 +27,8 @@ class ImportParams(BaseModel):
         default=DuplicatePolicy.KEEP_FIRST, description="What to do with a known SOP Instance UID"
     )
 
-    @field_validator("path")
-    @classmethod
-    def _path_allowed(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(resolve_import_path(value))
-        except PathRefused as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("upload")
-    @classmethod
-    def _upload_exists(cls, value: str | None) -> str | None:
-        if value is not None and staged_upload_dir(value) is None:
-            raise ValueError(f"no staged upload {value!r} (it was imported or never existed)")
-        return value
+    _check_path = field_validator("path")(allowed_path)
+    _check_upload = field_validator("upload")(staged_upload)
 
     @model_validator(mode="after")
     def _one_source(self) -> ImportParams:

@@ -21,6 +21,7 @@ from pynetdicom.association import Association as PynetdicomAssociation
 from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT
 
 from netjobs.dicom import explain
+from netjobs.dicom.pdus import decode_rejection_pdu
 from netjobs.dicom.sockets import has_tcp_nodelay
 from netjobs.dicom.status import describe_status
 from netjobs.models import (
@@ -60,16 +61,6 @@ class _State:
     released: bool = False
     aborted: bool = False
     rejection_pdu: tuple[int, int, int] | None = None  # (result, source, reason) as received
-
-
-A_ASSOCIATE_RJ_PDU_TYPE = 0x03
-
-
-def decode_rejection_pdu(pdu: bytes) -> tuple[int, int, int] | None:
-    """(result, source, reason/diagnostic) of an A-ASSOCIATE-RJ PDU (PS3.8 9.3.4), else None."""
-    if len(pdu) >= 10 and pdu[0] == A_ASSOCIATE_RJ_PDU_TYPE:
-        return pdu[7], pdu[8], pdu[9]
-    return None
 
 
 def _command_name(message: Any) -> str:
@@ -144,7 +135,7 @@ class AssociationRecorder:
 
     def _on_data_recv(self, event: evt.Event) -> None:
         data = event.data
-        rejection = decode_rejection_pdu(data) if data[:1] == b"\x03" else None
+        rejection = decode_rejection_pdu(data)
         with self._lock:
             self._state.bytes_received += len(data)
             if rejection is not None:

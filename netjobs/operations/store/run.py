@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from archive.imports.roots import PathRefused, resolve_import_path
+from archive.imports.params import allowed_path, staged_upload
 from archive.imports.uploads import staged_upload_dir, upload_root
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
@@ -55,22 +55,8 @@ class StoreParams(BaseModel):
     _check_ae = field_validator("ae")(remote_ae_exists)
     _check_calling = field_validator("calling_ae")(local_ae_exists)
 
-    @field_validator("path")
-    @classmethod
-    def _path_allowed(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(resolve_import_path(value))
-        except PathRefused as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("upload")
-    @classmethod
-    def _upload_exists(cls, value: str | None) -> str | None:
-        if value is not None and staged_upload_dir(value) is None:
-            raise ValueError(f"no staged upload {value!r}")
-        return value
+    _check_path = field_validator("path")(allowed_path)
+    _check_upload = field_validator("upload")(staged_upload)
 
     @model_validator(mode="after")
     def _one_source(self) -> StoreParams:
