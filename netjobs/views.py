@@ -28,7 +28,7 @@ from netjobs.jobs.services import (
     create_job,
     retry_job,
 )
-from netjobs.jobs.views import kind_context
+from netjobs.jobs.views import kind_context, retried
 from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 
 # --- Application Entities ---------------------------------------------------------------
@@ -186,15 +186,4 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(Role.OPERATOR)
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=pk)
-    try:
-        with transaction.atomic():
-            new_job = retry_job(job, request_user(request))
-    except RoleMissing:
-        messages.error(request, "Only the job's owner or an Administrator can retry it.")
-    except (JobStateError, ParamsInvalid) as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Started job {new_job.pk}, a retry of job {job.pk}.")
-        return redirect(new_job)
-    return redirect(job)
+    return retried(request, get_object_or_404(Job, pk=pk), retry_job, "a retry of job")

@@ -19,6 +19,7 @@ from pydicom import dcmread
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from archive.imports.uploads import staged_upload_dir
 from archive.indexing import store_file
 from archive.models import Instance, InstanceSource, Study
 from archive.storage import absolute_path
@@ -319,3 +320,4 @@ def test_files_from_the_browser_are_sent(celery_worker_process: Path, operator: 
         uid = str(dcmread(corpus(name), stop_before_pixels=True).SOPInstanceUID)
         assert data_set(got[uid].read_bytes()) == data_set(corpus(name).read_bytes())
     assert not Instance.objects.exists()  # sent, not archived
+    assert staged_upload_dir(job.params["upload"]) is None  # nothing left to retry: removed

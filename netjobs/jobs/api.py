@@ -1,6 +1,7 @@
 """REST endpoints of the job history (mounted under /api/)."""
 
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -21,10 +22,11 @@ from netjobs.jobs.services import (
     RoleMissing,
     cancel_job,
     create_job,
+    render_download,
     retry_failed_job,
     retry_job,
 )
-from netjobs.jobs.views import kind_context
+from netjobs.jobs.views import attachment, kind_context
 from netjobs.models import Association, Job
 
 router = Router()
@@ -273,10 +275,14 @@ def cancel(request: HttpRequest, job_id: int) -> Job:
 
 @router.post("/jobs/{job_id}/retry", response={201: JobOut}, tags=["jobs"], auth=OPERATORS)
 def retry(request: HttpRequest, job_id: int) -> Status[Job]:
+    return _retried(request, job_id, retry_job)
+
+
+def _retried(request: HttpRequest, job_id: int, retry: Callable[[Job, Any], Job]) -> Status[Job]:
     job = _job_or_404(job_id)
     try:
         with transaction.atomic():
-            return Status(201, retry_job(job, request_user(request)))
+            return Status(201, retry(job, request_user(request)))
     except RoleMissing as exc:
         raise HttpError(403, "Only the job's owner or an Administrator can retry it.") from exc
     except JobStateError as exc:
@@ -289,29 +295,13 @@ def retry(request: HttpRequest, job_id: int) -> Status[Job]:
              auth=OPERATORS)
 def retry_failed(request: HttpRequest, job_id: int) -> Status[Job]:
     """Run again only what failed (e.g. the instances a store could not send)."""
-    job = _job_or_404(job_id)
-    try:
-        with transaction.atomic():
-            return Status(201, retry_failed_job(job, request_user(request)))
-    except RoleMissing as exc:
-        raise HttpError(403, "Only the job's owner or an Administrator can retry it.") from exc
-    except JobStateError as exc:
-        raise HttpError(409, str(exc)) from exc
-    except ParamsInvalid as exc:
-        raise HttpError(409, f"The job's parameters are no longer valid: {exc}") from exc
+    return _retried(request, job_id, retry_failed_job)
 
 
 @router.get("/jobs/{job_id}/downloads/{name}", tags=["jobs"])
 def download(request: HttpRequest, job_id: int, name: str) -> HttpResponse:
     """A job's report or results (CSV, JSON…), as listed in its ``downloads``."""
-    job = _job_or_404(job_id)
-    try:
-        offered = get_kind(job.kind).download(name)
-    except UnknownJobKind:
-        offered = None
-    if offered is None:
+    rendered = render_download(_job_or_404(job_id), name)
+    if rendered is None:
         raise HttpError(404, f"Job {job_id} has no download {name!r}.")
-    content, content_type, filename = offered.render(job)
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return attachment(*rendered)

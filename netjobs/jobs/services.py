@@ -151,3 +151,13 @@ def retry_failed_job(job: Job, user: User) -> Job:
     if params is None:
         raise JobStateError(f"Nothing failed in job {job.pk}.")
     return create_job(job.kind, params, owner=user, retry_of=job)
+
+
+def render_download(job: Job, name: str) -> tuple[bytes, str, str] | None:
+    """A job's download (content, content type, file name), or None if its kind has none
+    by that name."""
+    try:
+        offered = get_kind(job.kind).download(name)
+    except UnknownJobKind:
+        return None
+    return None if offered is None else offered.render(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ from netjobs.jobs.services import (
     ParamsInvalid,
     RoleMissing,
     create_job,
+    render_download,
     retry_failed_job,
 )
 from netjobs.models import Job
@@ -69,14 +71,13 @@ def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
 
 @role_required(Role.VIEWER)
 def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
-    job = get_object_or_404(Job, pk=pk)
-    try:
-        download = get_kind(job.kind).download(name)
-    except UnknownJobKind:
-        download = None
-    if download is None:
+    rendered = render_download(get_object_or_404(Job, pk=pk), name)
+    if rendered is None:
         raise Http404(f"job {pk} has no download {name!r}")
-    content, content_type, filename = download.render(job)
+    return attachment(*rendered)
+
+
+def attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -85,16 +86,22 @@ def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_POST
 @role_required(Role.OPERATOR)
 def job_retry_failed(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=pk)
+    return retried(request, get_object_or_404(Job, pk=pk), retry_failed_job,
+                   "the failures of job")
+
+
+def retried(request: HttpRequest, job: Job, retry: Callable[[Job, Any], Job],
+            what: str) -> HttpResponse:
+    """Run ``retry`` for the job's page: the new job, or the old one with the reason."""
     try:
         with transaction.atomic():
-            new_job = retry_failed_job(job, request_user(request))
+            new_job = retry(job, request_user(request))
     except RoleMissing:
         messages.error(request, "Only the job's owner or an Administrator can retry it.")
     except (JobStateError, ParamsInvalid) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Started job {new_job.pk}: the failures of job {job.pk}.")
+        messages.success(request, f"Started job {new_job.pk}, {what} {job.pk}.")
         return redirect(new_job)
     return redirect(job)
 

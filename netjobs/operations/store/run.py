@@ -4,6 +4,7 @@ and the outcome."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -174,7 +175,16 @@ def run(ctx: JobContext, params: StoreParams) -> JobOutcome:
                 thread.join()
     finally:
         log.flush()
-    return outcome_of(log.counts, len(items), ctx.cancel_requested)
+    outcome = outcome_of(log.counts, len(items), ctx.cancel_requested)
+    if params.upload is not None and outcome.status == JobStatus.SUCCEEDED:
+        remove_staged_upload(params.upload)  # kept otherwise, for "retry failed only"
+    return outcome
+
+
+def remove_staged_upload(stage_id: str) -> None:
+    folder = staged_upload_dir(stage_id)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def outcome_of(counts: dict[str, int], total: int, cancelled: bool) -> JobOutcome:
