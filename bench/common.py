@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,7 @@ WORK = Path(tempfile.mkdtemp(prefix="console-bench-"))
 
 def setup_django() -> None:
     os.environ.setdefault("CONSOLE_VAR_DIR", str(WORK / "var"))
+    os.environ["CONSOLE_QUEUE_PREFIX"] = f"bench{os.getpid()}-"  # a worker of its own
     os.environ["IMPORT_ROOTS"] = str(WORK / "in")
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
     os.environ["STATIC_MANIFEST"] = "0"  # pages are rendered in-process, without collectstatic
@@ -70,6 +73,31 @@ def make_ct_files(folder: Path, count: int) -> None:
         template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
         template.InstanceNumber = index + 1
         template.save_as(folder / f"CT{index:05d}.dcm")
+
+
+@contextlib.contextmanager
+def celery_worker() -> Iterator[None]:
+    """The job worker as the supervisor runs it (prefork, 4 processes), on this run's queue,
+    with this process's environment (database, storage under WORK)."""
+    prefix = os.environ["CONSOLE_QUEUE_PREFIX"]
+    log_path = WORK / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "console", "worker", "-Q",
+             f"{prefix}jobs", "-n", f"{prefix}jobs@%h", "--concurrency", "4", "--loglevel",
+             "INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while b" ready." not in log_path.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Celery worker did not start:\n"
+                                       + log_path.read_text())
+                time.sleep(0.1)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def storescu(port: int, ae_title: str, folder: Path) -> float:

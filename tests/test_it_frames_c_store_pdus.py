@@ -7,7 +7,7 @@ from io import BytesIO
 
 from pydicom.filereader import read_dataset
 
-from netjobs.operations.store.fastsend import command_set, pdus
+from netjobs.operations.store.pdata import command_set, fragment_spans, pdus
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -38,3 +38,14 @@ def test_the_command_set_decodes_to_a_c_store_request() -> None:
     assert ds.CommandGroupLength == len(command_set(CT, "1.2.3.4", 7)) - 12
     assert (ds.CommandField, ds.MessageID, ds.CommandDataSetType) == (0x0001, 7, 0x0000)
     assert (ds.AffectedSOPClassUID, ds.AffectedSOPInstanceUID) == (CT, "1.2.3.4")
+
+
+def test_fragments_cover_the_value_exactly_once() -> None:
+    assert list(fragment_spans(0, 1000)) == [(0, 0, True)]  # an empty data set: one PDV
+    assert list(fragment_spans(994 * 2, 1000)) == [(0, 994, False), (994, 994, True)]
+    spans = list(fragment_spans(300001, 16384))
+    assert [last for _, _, last in spans] == [False] * (len(spans) - 1) + [True]
+    assert sum(size for _, size, _ in spans) == 300001
+    assert all(start == sum(s for _, s, _ in spans[:i]) for i, (start, _, _) in
+               enumerate(spans))
+    assert all(size <= 16384 - 6 for _, size, _ in spans)

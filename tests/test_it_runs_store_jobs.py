@@ -5,6 +5,7 @@ uncompressed syntaxes, per-instance results, failures, cancel, retry of the fail
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from pydicom import dcmread
-from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, DEFAULT_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from archive.imports.uploads import staged_upload_dir
@@ -24,7 +26,14 @@ from archive.indexing import store_file
 from archive.models import Instance, InstanceSource, Study
 from archive.storage import absolute_path
 from netjobs.jobs.services import create_job
-from netjobs.models import Association, ItemOutcome, Job, JobStatus
+from netjobs.models import (
+    AbortSource,
+    Association,
+    AssociationOutcome,
+    ItemOutcome,
+    Job,
+    JobStatus,
+)
 from tests.archive_helpers import corpus, import_folder
 from tests.conftest import logged_in, wait_for_job
 from tests.peers import _running, free_port, orthanc, require_tool
@@ -159,9 +168,22 @@ class FlakyStorage:
 
 @pytest.fixture
 def flaky() -> Iterator[tuple[FlakyStorage, int]]:
+    yield from flaky_scp(prefer_explicit=False)
+
+
+@pytest.fixture
+def flaky_explicit() -> Iterator[tuple[FlakyStorage, int]]:
+    """Accepts Explicit VR Little Endian (the files' own syntax), so files go as stored."""
+    yield from flaky_scp(prefer_explicit=True)
+
+
+def flaky_scp(prefer_explicit: bool) -> Iterator[tuple[FlakyStorage, int]]:
     scp = FlakyStorage()
     ae = AE(ae_title="FLAKY")
-    ae.supported_contexts = AllStoragePresentationContexts
+    syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian] if prefer_explicit \
+        else DEFAULT_TRANSFER_SYNTAXES
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(str(context.abstract_syntax), syntaxes)
     ae.add_supported_context(Verification)
     port = free_port()
     server = ae.start_server(("127.0.0.1", port), block=False,
@@ -208,10 +230,13 @@ def test_refused_instances_and_retry_failed_only(celery_worker_process: Path, op
     assert sorted(scp.stored) == sorted(i.sop_instance_uid for i in instances)
 
 
+@pytest.mark.parametrize("peer", ["flaky_explicit", "flaky"])
 def test_a_peer_abort_mid_transfer_reports_only_what_was_stored(
         celery_worker_process: Path, operator: User, remote_ae: Any, tmp_path: Path,
-        flaky: tuple[FlakyStorage, int]) -> None:
-    scp, port = flaky
+        peer: str, request: pytest.FixtureRequest) -> None:
+    """Files sent as stored (the abort reaches the console's own response reading, which
+    hands it to pynetdicom) and converted (pynetdicom sends and reads)."""
+    scp, port = request.getfixturevalue(peer)
     scp.abort_at = 3
     instances = many_instances(6, tmp_path)
     ae = remote_ae(ae_title="FLAKY", port=port)
@@ -222,7 +247,97 @@ def test_a_peer_abort_mid_transfer_reports_only_what_was_stored(
         "sop_instance_uid", flat=True))
     assert succeeded == set(scp.stored) and len(succeeded) == 2
     assert job.items.count() == 6
-    assert job.items.filter(outcome=ItemOutcome.FAILED).count() == 4
+    failed = list(job.items.filter(outcome=ItemOutcome.FAILED).values_list("message",
+                                                                           flat=True))
+    assert len(failed) == 4 and all("aborted" in m for m in failed), failed
+    record = Association.objects.filter(job=job).get()
+    assert (record.outcome, record.abort_source) == (AssociationOutcome.ABORTED,
+                                                     AbortSource.PEER)
+    assert record.dimse_messages.filter(command="C-STORE-RSP", status=0).count() == 2
+
+
+@pytest.mark.parametrize("peer", ["flaky_explicit", "flaky"])
+def test_a_peer_slower_than_the_dimse_timeout_is_aborted_and_nothing_claimed_sent(
+        celery_worker_process: Path, operator: User, remote_ae: Any, tmp_path: Path,
+        peer: str, request: pytest.FixtureRequest) -> None:
+    """Files sent as stored (the console reads the response) and converted to Implicit VR
+    (pynetdicom sends and reads) both give up at the DIMSE timeout and say so."""
+    scp, port = request.getfixturevalue(peer)
+    instances = many_instances(4, tmp_path)
+    ae = remote_ae(ae_title="FLAKY", port=port, dimse_timeout=1)
+    scp.delay = 0.0
+    job = wait_for_job(create_job("store", {"ae": ae.pk, "studies": study_ids(instances[:1])},
+                                  owner=operator), seconds=30)
+    assert job.status == JobStatus.SUCCEEDED  # a prompt peer: the response is read as usual
+    scp.delay = 2.5
+    job = wait_for_job(create_job("store", {"ae": ae.pk, "studies": study_ids(instances)},
+                                  owner=operator), seconds=30)
+    assert job.status == JobStatus.FAILED
+    messages = list(job.items.order_by("pk").values_list("outcome", "message"))
+    assert len(messages) == 4 and all(o == ItemOutcome.FAILED for o, _ in messages)
+    assert all("DIMSE timeout (1 s)" in m for _, m in messages), messages
+    assert messages[0][1].startswith("no response") and "not sent" in messages[1][1]
+    record = Association.objects.filter(job=job).get()
+    assert (record.outcome, record.abort_source) == (AssociationOutcome.ABORTED,
+                                                     AbortSource.LOCAL)
+    assert "DIMSE timeout (1 s)" in record.explanation
+    assert record.dimse_messages.filter(command="C-STORE-RQ").count() == 1
+    assert not record.dimse_messages.filter(command="C-STORE-RSP").exists()
+
+
+@pytest.fixture
+def cutting_scp() -> Iterator[int]:
+    """A Storage SCP (16 KB PDUs) that shuts the connection down in the middle of the
+    first data set it receives."""
+    ae = AE(ae_title="CUTTER")
+    ae.maximum_pdu_size = 16384
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(str(context.abstract_syntax),
+                                 [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    pdus = 0
+
+    def cut(event: Any) -> None:
+        nonlocal pdus
+        if event.data[:1] == b"\x04":  # P-DATA-TF
+            pdus += 1
+            if pdus == 6:
+                event.assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
+
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False,
+                             evt_handlers=[(evt.EVT_DATA_RECV, cut)])
+    assert server is not None
+    try:
+        yield port
+    finally:
+        server.shutdown()
+
+
+def test_a_connection_cut_while_sending_claims_nothing_sent(
+        celery_worker_process: Path, operator: User, remote_ae: Any, tmp_path: Path,
+        cutting_scp: int) -> None:
+    """With 32 MB of pixel data, more than loopback's socket buffers hold, the cut reaches
+    the console while it is still sending."""
+    big = dcmread(corpus("693_UNCI.dcm"))
+    big.Rows = big.Columns = 4096
+    big.InstanceNumber = 0  # sent first
+    big.PixelData = np.arange(4096 * 4096, dtype=np.uint16).tobytes()
+    big.SOPInstanceUID = big.file_meta.MediaStorageSOPInstanceUID = UID(
+        "1.2.826.0.1.3680043.8.498.4")
+    big.save_as(tmp_path / "big.dcm")
+    store_file(tmp_path / "big.dcm", source=InstanceSource.PATH_IMPORT)
+    instances = archived(["693_UNCI.dcm", "MR2_UNCI.dcm"])  # the big one's study, and another
+    ae = remote_ae(ae_title="CUTTER", port=cutting_scp)
+    job = wait_for_job(create_job("store", {"ae": ae.pk, "studies": study_ids(instances)},
+                                  owner=operator), seconds=30)
+    assert job.status == JobStatus.FAILED and job.result["sent"] == 0
+    messages = list(job.items.order_by("pk").values_list("outcome", "message"))
+    assert len(messages) == 3 and {o for o, _ in messages} == {ItemOutcome.FAILED}, messages
+    record = Association.objects.filter(job=job).get()
+    assert messages[0][1].startswith("not sent: sending broke off"), messages
+    assert record.outcome == AssociationOutcome.ABORTED
+    assert "connection closed" in record.explanation, record.explanation
+    assert not record.dimse_messages.filter(command="C-STORE-RSP").exists()
 
 
 def test_cancel_in_the_middle(celery_worker_process: Path, operator: User, remote_ae: Any,

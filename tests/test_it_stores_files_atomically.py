@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from archive import storage
 from archive.indexing import store_file
@@ -49,6 +50,10 @@ def test_a_stored_file_is_complete_and_durable(db: Any) -> None:
 def test_storage_paths_cannot_escape_the_root() -> None:
     relative = relative_path_for("../../etc", "x/../../y", "passwd")
     assert ".." not in relative
-    with pytest.raises(ValueError):
-        absolute_path("../outside.dcm")
+    for escaping in ("../outside.dcm", "/etc/passwd", "ab/../../outside.dcm", "", "."):
+        with pytest.raises(ValueError):
+            absolute_path(escaping)
     assert Path(relative).parts[0] != "/"
+    inside = absolute_path("ab/./cd/../x.dcm")
+    assert inside.parent == absolute_path("ab/y.dcm").parent
+    assert inside.is_relative_to(Path(settings.STORAGE_ROOT).resolve())

@@ -164,13 +164,28 @@ class AssociationRecorder:
         with self._lock:
             self._state.bytes_sent += count
 
+    def add_received(self, count: int) -> None:
+        """Bytes the console read off the association's socket itself (fast C-STORE)."""
+        with self._lock:
+            self._state.bytes_received += count
+
     def note_dimse_sent(self, command: str, message_id: int, context_id: int,
                         sop_class: str, sop_instance: str) -> None:
         """A DIMSE request the console sent without pynetdicom (fast C-STORE)."""
-        entry = _Message(at=timezone.now(), direction=DimseDirection.SENT, command=command,
-                         message_id=message_id, context_id=context_id, status=None,
-                         affected_sop_class_uid=sop_class,
-                         affected_sop_instance_uid=sop_instance)
+        self._note_message(_Message(
+            at=timezone.now(), direction=DimseDirection.SENT, command=command,
+            message_id=message_id, context_id=context_id, status=None,
+            affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
+
+    def note_dimse_received(self, command: str, message_id: int | None, context_id: int,
+                            status: int | None, sop_class: str, sop_instance: str) -> None:
+        """A DIMSE message the console read without pynetdicom (fast C-STORE responses)."""
+        self._note_message(_Message(
+            at=timezone.now(), direction=DimseDirection.RECEIVED, command=command,
+            message_id=message_id, context_id=context_id, status=status,
+            affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
+
+    def _note_message(self, entry: _Message) -> None:
         with self._lock:
             self._state.messages_total += 1
             if len(self._state.messages) < self._limit:

@@ -3,34 +3,53 @@
 pynetdicom hands every P-DATA PDU from the calling thread to its DUL thread through queues
 polled with sleeps: about 5 ms per 512 KB instance, four times DCMTK's. Here the calling
 thread writes the C-STORE-RQ command and the file's data set bytes (after the meta header,
-as stored) straight onto the association's socket as P-DATA-TF PDUs (PS3.8 9.3.5), and
-takes the C-STORE-RSP from pynetdicom's DIMSE queue as ``send_c_store`` does. The rest of
-the association (negotiation, receiving, release, abort) stays with pynetdicom; its reactor
-is paused while we send, as pynetdicom's own ``send_*`` methods do.
+as stored) straight onto the association's socket as P-DATA-TF PDUs (PS3.8 9.3.5), and on a
+plain TCP socket reads the C-STORE-RSP back itself, with the DUL thread's reading stopped;
+over TLS it takes the response from pynetdicom's DIMSE queue as ``send_c_store`` does. The
+rest of the association (negotiation, release, abort, any other PDU) stays with pynetdicom;
+its reactor is paused while we send, as pynetdicom's own ``send_*`` methods do.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, BinaryIO
 
 from pynetdicom.dimse_primitives import C_STORE
 
+from netjobs.dicom.explain import explain_dimse_timeout
 from netjobs.dicom.recorder import AssociationRecorder
+from netjobs.operations.echo import why_no_response
+from netjobs.operations.store.pdata import (
+    C_STORE_RSP,
+    DimseResponse,
+    Handover,
+    MalformedMessage,
+    MessageControl,
+    NoResponse,
+    command_pdu_parts,
+    command_set,
+    fragment_spans,
+    pdu_header,
+    pdu_parts,
+    read_dimse_message,
+)
 
-P_DATA_TF = 0x04
-COMMAND_LAST, COMMAND_MORE, DATA_LAST, DATA_MORE = 0x03, 0x01, 0x02, 0x00
-C_STORE_RQ = 0x0001
-DATA_SET_PRESENT = 0x0000
-MEDIUM = 0x0000
-DEFAULT_PDU = 131072  # when the peer sets no maximum (0 = unlimited)
+# pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default).
+# While it reads the responses, a shorter sleep hands them over sooner; while the sending
+# thread reads them, the default keeps it from competing for the GIL.
+BUSY_DUL_LOOP_DELAY = 0.00001
+IDLE_DUL_LOOP_DELAY = 0.001
+
 READ_CHUNK = 1 << 20
 
 
@@ -38,66 +57,21 @@ class SendFailed(Exception):
     """The connection broke while sending: the instance was not (completely) sent."""
 
 
+class FileEnded(Exception):
+    """The file was shorter than when sending began."""
+
+
 @dataclass(frozen=True)
 class StoreResponse:
     status: int | None  # None: no response within the DIMSE timeout, or the peer aborted
     error_comment: str = ""
+    why_none: str = ""  # when status is None and the console knows why
 
 
-def _element(group_element: int, value: bytes) -> bytes:
-    """An Implicit VR Little Endian element of group 0000."""
-    return struct.pack("<HHL", 0x0000, group_element, len(value)) + value
-
-
-def _uid(value: str) -> bytes:
-    raw = value.encode("ascii")
-    return raw + b"\x00" if len(raw) % 2 else raw
-
-
-def command_set(sop_class: str, sop_instance: str, message_id: int) -> bytes:
-    """The C-STORE-RQ command set (PS3.7 9.3.1.1), Implicit VR Little Endian with its group
-    length, in tag order. Written directly: pydicom's writer took ~0.8 ms per instance."""
-    body = b"".join((
-        _element(0x0002, _uid(sop_class)),  # Affected SOP Class UID
-        _element(0x0100, struct.pack("<H", C_STORE_RQ)),  # Command Field
-        _element(0x0110, struct.pack("<H", message_id)),  # Message ID
-        _element(0x0700, struct.pack("<H", MEDIUM)),  # Priority
-        _element(0x0800, struct.pack("<H", DATA_SET_PRESENT)),  # Command Data Set Type
-        _element(0x1000, _uid(sop_instance)),  # Affected SOP Instance UID
-    ))
-    return _element(0x0000, struct.pack("<L", len(body))) + body
-
-
-def pdus(context_id: int, command: bytes, data: Iterator[bytes], max_pdu: int) -> Iterator[bytes]:
-    """P-DATA-TF PDUs, one PDV each, no larger than the peer's maximum PDU length."""
-    for header, fragment in pdu_parts(context_id, command, data, max_pdu):
-        yield header + bytes(fragment)
-
-
-def pdu_parts(context_id: int, command: bytes, data: Iterator[bytes],
-              max_pdu: int) -> Iterator[tuple[bytes, memoryview]]:
-    """Each PDU as its 12 header bytes (PDU and PDV item headers) and its fragment."""
-    room = (max_pdu or DEFAULT_PDU) - 6  # the PDV item's length and header take 6
-    view = memoryview(command)
-    for start in range(0, len(command), room):
-        last = start + room >= len(command)
-        yield _header(context_id, COMMAND_LAST if last else COMMAND_MORE,
-                      min(room, len(command) - start)), view[start:start + room]
-    pending = memoryview(b"".join(data))  # the data set: about the size of one file
-    for start in range(0, max(len(pending), 1), room):
-        fragment = pending[start:start + room]
-        last = start + room >= len(pending)
-        yield _header(context_id, DATA_LAST if last else DATA_MORE, len(fragment)), fragment
-
-
-def _header(context_id: int, control: int, length: int) -> bytes:
-    return struct.pack(">BBLLBB", P_DATA_TF, 0, length + 6, length + 2, context_id, control)
-
-
-def _send_all(sock: socket.socket, parts: list[Any]) -> None:
+def _send_all(sock: socket.socket, parts: list[Any], flags: int = 0) -> None:
     views = [memoryview(part) for part in parts]
     while views:
-        sent = sock.sendmsg(views)
+        sent = sock.sendmsg(views, [], flags)
         while views and sent >= len(views[0]):
             sent -= len(views[0])
             views.pop(0)
@@ -105,15 +79,13 @@ def _send_all(sock: socket.socket, parts: list[Any]) -> None:
             views[0] = views[0][sent:]
 
 
-def data_set_chunks(path: Path) -> Iterator[bytes]:
-    """The file's data set bytes: everything after the preamble and meta header."""
-    with path.open("rb") as handle:
-        head = handle.read(144)
-        if len(head) < 144 or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
-            raise ValueError(f"{path.name} has no meta header with a group length")
-        handle.seek(144 + struct.unpack("<L", head[140:144])[0])
-        while chunk := handle.read(READ_CHUNK):
-            yield chunk
+def data_set_offset(handle: BinaryIO, name: str) -> int:
+    """Where the file's data set starts: after the preamble and the meta header, whose
+    group length (0002,0000) says how long it is."""
+    head = handle.read(144)
+    if len(head) < 144 or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        raise ValueError(f"{name} has no meta header with a group length")
+    return 144 + int(struct.unpack("<L", head[140:144])[0])
 
 
 def pause_reactor(assoc: Any) -> None:
@@ -134,18 +106,62 @@ def resume_reactor(assoc: Any) -> None:
     assoc._reactor_checkpoint.set()
 
 
+class DulReading:
+    """Stops and restarts the DUL thread's reading of the association's socket.
+
+    The DUL reads a PDU only through ``_is_transport_event``; shadowing it on the instance
+    with a function that reads nothing stops it. Once the DUL has called that function, it
+    is between loops, not inside a read, so the socket's bytes are the sending thread's
+    until the shadow is removed. The DUL keeps sending what pynetdicom queues (an abort)."""
+
+    def __init__(self, dul: Any) -> None:
+        self.dul = dul
+        self.stopped = False
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        parked = threading.Event()
+
+        def read_nothing() -> bool:
+            parked.set()
+            return False
+
+        self.dul._is_transport_event = read_nothing
+        self.dul._run_loop_delay = IDLE_DUL_LOOP_DELAY  # nothing for it to hurry for
+        if parked.wait(timeout):
+            self.stopped = True
+            return True
+        self.restart()  # the DUL thread is gone or stuck: leave it as it was
+        return False
+
+    def restart(self) -> None:
+        if "_is_transport_event" in vars(self.dul):
+            delattr(self.dul, "_is_transport_event")
+        self.dul._run_loop_delay = BUSY_DUL_LOOP_DELAY
+        self.dul._idle_timer.restart()  # what we read counts as activity on the network
+        self.stopped = False
+
+
 class FastSender:
-    """Sends stored files as C-STOREs on one established association."""
+    """Sends stored files as C-STOREs on one established association.
+
+    On a plain TCP socket it also reads the C-STORE-RSPs itself: handing them over through
+    pynetdicom's DUL thread cost about 0.5 ms an instance (bench/store_bench.py). Anything
+    but a P-DATA-TF PDU (an abort, a release request, the connection closing) is left on
+    the socket for pynetdicom, whose reading is then restarted."""
 
     def __init__(self, assoc: Any, recorder: AssociationRecorder) -> None:
         self.assoc = assoc
         self.recorder = recorder
         self.message_id = 0
         self.paused = False
+        self.reading = DulReading(assoc.dul)
+        self._bytes = 0  # written for the instance being sent
 
     def release_reactor(self) -> None:
         """Before pynetdicom sends by itself (it pauses and resumes the reactor), and at
         the end."""
+        if self.reading.stopped:
+            self.reading.restart()
         if self.paused:
             resume_reactor(self.assoc)
             self.paused = False
@@ -157,46 +173,137 @@ class FastSender:
                 return int(cx.context_id)
         return None
 
-    def send(self, path: Path, sop_class: str, sop_instance: str,
-             context_id: int) -> StoreResponse:
-        self.message_id = self.message_id % 65535 + 1
-        message_id = self.message_id
-        command = command_set(sop_class, sop_instance, message_id)
-        chunks = data_set_chunks(path)
-        first = next(chunks, b"")  # a file without a usable meta header fails here, unsent
-        sock = self.assoc.dul.socket.socket
+    def _take_over(self, sock: Any, plain: bool) -> None:
         if not self.paused:
             pause_reactor(self.assoc)
             self.paused = True
-        sent = 0
-        gather = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
-        try:
-            for header, fragment in pdu_parts(context_id, command, _prepend(first, chunks),
-                                              self.assoc.acceptor.maximum_length):
-                if gather:  # header and fragment in one system call, without a copy
-                    _send_all(sock, [header, fragment])
+        if plain and not self.reading.stopped and self.assoc.is_established:
+            self.reading.stop()
+
+    def send(self, path: Path, sop_class: str, sop_instance: str,
+             context_id: int) -> StoreResponse:
+        """Send the file as stored and wait for its response. Raises ValueError (nothing
+        sent) for a file without a usable meta header, SendFailed when sending broke off."""
+        self.message_id = self.message_id % 65535 + 1
+        message_id = self.message_id
+        command = command_set(sop_class, sop_instance, message_id)
+        sock = self.assoc.dul.socket.socket
+        plain = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
+        with path.open("rb") as handle:
+            start = data_set_offset(handle, path.name)  # checked before anything is sent
+            self._take_over(sock, plain)
+            self._bytes = 0
+            try:
+                if plain:
+                    self._write_from_file(sock, handle, start, context_id, command)
                 else:
-                    sock.sendall(header + bytes(fragment))
-                sent += len(header) + len(fragment)
-        except OSError as exc:
-            self.recorder.add_sent(sent)
-            raise SendFailed(f"the connection broke while sending: {exc}") from exc
-        self.recorder.add_sent(sent)
+                    handle.seek(start)
+                    self._write_copied(sock, iter(lambda: handle.read(READ_CHUNK), b""),
+                                       context_id, command)
+            except (OSError, FileEnded) as exc:
+                self.recorder.add_sent(self._bytes)
+                raise self._broken(exc) from exc
+        self.recorder.add_sent(self._bytes)
         self.recorder.note_dimse_sent("C-STORE-RQ", message_id, context_id, sop_class,
                                       sop_instance)
-        return self._response(message_id)
+        deadline = time.monotonic() + self._dimse_timeout
+        if self.reading.stopped:
+            try:
+                return self._read_response(sock, message_id, deadline)
+            except Handover:
+                self.reading.restart()  # pynetdicom reads what came; the queue tells
+            except NoResponse:
+                return self._give_up(explain_dimse_timeout(self._dimse_timeout))
+            except MalformedMessage as exc:
+                return self._give_up(f"The peer's response does not decode ({exc}), so the "
+                                     "console aborted the association.")
+        return self._queued_response(message_id, deadline)
 
-    def _response(self, message_id: int) -> StoreResponse:
-        """The C-STORE-RSP, within the DIMSE timeout; None when the peer aborted or the
-        connection closed (checked between short waits, as the reactor is paused)."""
-        deadline = time.monotonic() + float(self.assoc.dimse_timeout or 60)
+    def _write_from_file(self, sock: socket.socket, handle: BinaryIO, start: int,
+                         context_id: int, command: bytes) -> None:
+        """The command's PDUs, then each data PDU's header followed by its fragment sent
+        by the kernel from the file (sendfile: no copy through Python). MSG_MORE keeps a
+        header from leaving as a packet of its own."""
+        max_pdu = self.assoc.acceptor.maximum_length
+        size = os.fstat(handle.fileno()).st_size - start
+        parts: list[Any] = [p for pair in command_pdu_parts(context_id, command, max_pdu)
+                            for p in pair]
+        for offset, length, last in fragment_spans(size, max_pdu):
+            control = MessageControl.DATA_LAST if last else MessageControl.DATA_MORE
+            parts.append(pdu_header(context_id, control, length))
+            _send_all(sock, parts, socket.MSG_MORE)
+            self._bytes += sum(len(p) for p in parts)
+            parts = []
+            position, end = start + offset, start + offset + length
+            while position < end:
+                sent = os.sendfile(sock.fileno(), handle.fileno(), position, end - position)
+                if not sent:
+                    raise FileEnded(f"the file ended {end - position} bytes early")
+                position += sent
+                self._bytes += sent
+
+    def _write_copied(self, sock: Any, data: Iterator[bytes], context_id: int,
+                      command: bytes) -> None:
+        """Over TLS: each PDU assembled in memory and written through the TLS socket."""
+        for header, fragment in pdu_parts(context_id, command, data,
+                                          self.assoc.acceptor.maximum_length):
+            sock.sendall(header + bytes(fragment))
+            self._bytes += len(header) + len(fragment)
+
+    def _broken(self, exc: Exception) -> SendFailed:
+        """Sending stopped inside a PDU. Let pynetdicom read what the peer said (an abort
+        explains itself); if the association still stands after that, abort it: the stream
+        is out of step."""
+        self.release_reactor()
+        deadline = time.monotonic() + 1
+        while self.assoc.is_established and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.assoc.is_established:
+            self.recorder.note_local_abort(f"Sending an instance broke off ({exc}), so the "
+                                           "console aborted the association.")
+            self.assoc.abort()
+        return SendFailed(f"sending broke off: {exc}")
+
+    @property
+    def _dimse_timeout(self) -> float:
+        return float(self.assoc.dimse_timeout or 60)
+
+    def _read_response(self, sock: socket.socket, message_id: int,
+                       deadline: float) -> StoreResponse:
+        """The C-STORE-RSP read off the socket by this thread; other messages are skipped."""
+        while True:
+            context_id, command = read_dimse_message(sock, deadline,
+                                                     self.recorder.add_received)
+            response = DimseResponse.from_command_set(command)
+            self.recorder.note_dimse_received(
+                "C-STORE-RSP" if response.command_field == C_STORE_RSP
+                else f"DIMSE command 0x{response.command_field:04X}",
+                response.message_id_being_responded_to, context_id, response.status,
+                response.affected_sop_class_uid, response.affected_sop_instance_uid)
+            if response.command_field == C_STORE_RSP and \
+                    response.message_id_being_responded_to == message_id:
+                return StoreResponse(response.status, response.error_comment)
+
+    def _give_up(self, reason: str) -> StoreResponse:
+        """No usable response: abort, as pynetdicom does at its DIMSE timeout."""
+        self.recorder.note_local_abort(reason)
+        self.release_reactor()
+        self.assoc.abort()
+        return StoreResponse(None, why_none=reason)
+
+    def _queued_response(self, message_id: int, deadline: float) -> StoreResponse:
+        """The C-STORE-RSP from pynetdicom's DIMSE queue, within the DIMSE timeout; None when
+        the peer aborted or the connection closed (checked between short waits, as the
+        reactor is paused)."""
         queue = self.assoc.dimse.msg_queue
         while time.monotonic() < deadline:
             try:
                 _, message = queue.get(timeout=0.05)
             except Empty:
                 if self.assoc.acse.is_aborted() or not self.assoc.dul.is_alive():
-                    return StoreResponse(None)
+                    self.release_reactor()  # so that it takes in the abort and ends
+                    return StoreResponse(None, why_none=why_no_response(
+                        self.assoc, self.recorder, 0.0, self._dimse_timeout))
                 continue
             if isinstance(message, C_STORE) and \
                     message.MessageIDBeingRespondedTo == message_id:
@@ -204,10 +311,4 @@ class FastSender:
                 return StoreResponse(None if status is None else int(status),
                                      str(getattr(message, "ErrorComment", "") or ""))
             # anything else (a stray or late message) is not ours: keep waiting
-        return StoreResponse(None)
-
-
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
-    yield from rest
+        return self._give_up(explain_dimse_timeout(self._dimse_timeout))

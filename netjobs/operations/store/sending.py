@@ -8,6 +8,7 @@ ones only when the job allows it (dcmsend's --decompress-lossy)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,7 +20,8 @@ from pydicom.uid import UID
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
 from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import ApplicationEntity, ItemOutcome, Job
-from netjobs.operations.store.fastsend import FastSender, SendFailed
+from netjobs.operations.echo import why_no_response
+from netjobs.operations.store.fastsend import BUSY_DUL_LOOP_DELAY, FastSender, SendFailed
 from netjobs.operations.store.planning import UNCOMPRESSED, PlannedAssociation
 from netjobs.operations.store.sources import SendItem
 
@@ -27,12 +29,6 @@ LOSSY = frozenset({
     "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
     "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.203",
 })
-
-
-# pynetdicom's DUL sleeps this long whenever a loop found nothing to do (1 ms by default).
-# It reads the C-STORE responses; a shorter sleep hands them over sooner (bench/
-# store_bench.py, 500 CT files: 3.45 s before fastsend and this, about 1.8 s after).
-DUL_LOOP_DELAY = 0.00001
 
 
 class Decompress(StrEnum):
@@ -102,9 +98,11 @@ def send_item(item: SendItem, assoc: Any, decompress: Decompress,
             except (ValueError, OSError):
                 pass  # no usable meta header: pynetdicom's own send below
             else:
-                return _result(item, answer.status, answer.error_comment, how, detail)
+                return _result(item, answer.status, answer.error_comment, how, detail,
+                               answer.why_none)
     if fast is not None:
         fast.release_reactor()  # pynetdicom's send pauses and resumes it itself
+    started = time.perf_counter()
     try:
         if how == "decompress":
             dataset = dcmread(item.path)
@@ -120,7 +118,9 @@ def send_item(item: SendItem, assoc: Any, decompress: Decompress,
     except Exception as exc:  # unreadable file, no decoder, encoding problem…
         return SendResult(item, ItemOutcome.FAILED, f"not sent: {type(exc).__name__}: {exc}")
     status = int(response.Status) if "Status" in response else None
-    result = _result(item, status, str(response.get("ErrorComment") or ""), how, detail)
+    why = "" if status is not None or fast is None else why_no_response(
+        assoc, fast.recorder, time.perf_counter() - started, float(assoc.dimse_timeout or 60))
+    result = _result(item, status, str(response.get("ErrorComment") or ""), how, detail, why)
     if result.outcome != ItemOutcome.FAILED:
         result = SendResult(result.item, result.outcome, result.message, result.status,
                             result.sent_syntax, size)
@@ -128,10 +128,10 @@ def send_item(item: SendItem, assoc: Any, decompress: Decompress,
 
 
 def _result(item: SendItem, status: int | None, comment: str, how: str,
-            detail: str) -> SendResult:
+            detail: str, why_none: str = "") -> SendResult:
     if status is None:
-        return SendResult(item, ItemOutcome.FAILED,
-                          "no response: the association was aborted or timed out")
+        return SendResult(item, ItemOutcome.FAILED, f"no response: {why_none}" if why_none
+                          else "no response: the association was aborted or timed out")
     info = describe_status(status, "C-STORE")
     note = {"decompress": " (decompressed)", "convert": f" (as {UID(detail).name})"}.get(how, "")
     outcome = {StatusCategory.SUCCESS: ItemOutcome.SUCCEEDED,
@@ -154,7 +154,7 @@ def send_planned(remote: ApplicationEntity, calling: str, planned: PlannedAssoci
     try:
         with requested_association(remote=remote, calling_ae_title=calling,
                                    contexts=planned.contexts, job=job) as (assoc, recorder):
-            assoc.dul._run_loop_delay = DUL_LOOP_DELAY
+            assoc.dul._run_loop_delay = BUSY_DUL_LOOP_DELAY
             fast = FastSender(assoc, recorder)
             try:
                 send_pending(assoc, recorder, pending, fast, decompress, cancel, report)
