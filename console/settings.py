@@ -135,6 +135,8 @@ STORAGE_ROOT = Path(os.environ.get("STORAGE_ROOT", VAR_DIR / "storage")).resolve
 IMPORT_ROOTS = [Path(p).resolve() for p in env_list("IMPORT_ROOTS", str(VAR_DIR / "import"))]
 UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", VAR_DIR / "uploads")).resolve()
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024**3)
+# Browser uploads a job did not remove (kept for "retry failed only", or never submitted)
+STAGED_UPLOAD_RETENTION_HOURS = env_int("STAGED_UPLOAD_RETENTION_HOURS", 72)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 20 * 1024**3)
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_DIR / "tmp")
 FILE_UPLOAD_HANDLERS = ["archive.imports.uploads.LimitedTemporaryFileUploadHandler"]
@@ -164,7 +166,8 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None  # outcomes live in the Job table, not in Redis
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = JOBS_QUEUE
-CELERY_TASK_ROUTES = {"netjobs.tasks.reap_orphaned_jobs": {"queue": JOBS_QUEUE}}
+CELERY_TASK_ROUTES = {"netjobs.tasks.reap_orphaned_jobs": {"queue": JOBS_QUEUE},
+                      "netjobs.tasks.sweep_staged_uploads": {"queue": JOBS_QUEUE}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False  # a redelivered job would run twice; see field notes
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -173,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
     "reap-orphaned-jobs": {
         "task": "netjobs.tasks.reap_orphaned_jobs",
         "schedule": 60.0,
+    },
+    "sweep-staged-uploads": {
+        "task": "netjobs.tasks.sweep_staged_uploads",
+        "schedule": 3600.0,
     },
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from netjobs.jobs.maintenance import reap_orphaned
+from netjobs.jobs.maintenance import reap_orphaned, sweep_staged_uploads
 from netjobs.jobs.runner import run_job
 from netjobs.listeners import worker as _listener_worker  # noqa: F401 - connects the hooks
 
@@ -17,3 +17,8 @@ def run_job_task(job_id: int) -> None:
 @shared_task(name="netjobs.tasks.reap_orphaned_jobs", ignore_result=True)
 def reap_orphaned_jobs() -> int:
     return reap_orphaned()
+
+
+@shared_task(name="netjobs.tasks.sweep_staged_uploads", ignore_result=True)
+def sweep_staged_uploads_task() -> int:
+    return len(sweep_staged_uploads())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,40 @@ def stage_uploads(files: list[UploadedFile]) -> str:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return stage_id
+
+
+def remove_stale_uploads(older_than: float, keep: set[str]) -> list[str]:
+    """Remove staged uploads (and Django's leftover temporary files) last changed more than
+    ``older_than`` seconds ago, except the stages in ``keep``; returns what was removed.
+
+    A store job keeps its upload after failures for "retry failed only", and an upload whose
+    form was never submitted stays too: this sweep is what eventually frees their space."""
+    root = upload_root()
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than
+    removed: list[str] = []
+    temporary = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    for entry in sorted(root.iterdir()):
+        try:
+            changed = entry.lstat().st_mtime
+        except FileNotFoundError:
+            continue  # removed by its job meanwhile
+        if entry == temporary:
+            removed += _remove_old_files(entry, cutoff)
+        elif _STAGE_ID.match(entry.name) and entry.name not in keep and changed < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def _remove_old_files(folder: Path, cutoff: float) -> list[str]:
+    removed = []
+    for entry in folder.iterdir():
+        try:
+            if entry.is_file() and entry.lstat().st_mtime < cutoff:
+                entry.unlink()
+                removed.append(f"{folder.name}/{entry.name}")
+        except FileNotFoundError:
+            continue  # Django finished with it meanwhile
+    return removed

@@ -1,4 +1,4 @@
-"""Housekeeping of the job history."""
+"""Housekeeping: the job history, and the browser uploads jobs leave behind."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from archive.imports.uploads import remove_stale_uploads
 from netjobs.models import Job, JobLogEntry, JobStatus, LogLevel
 
 ORPHAN_MESSAGE = (
@@ -31,3 +32,12 @@ def reap_orphaned() -> int:
             JobLogEntry.objects.create(job_id=job_id, level=LogLevel.ERROR, message=ORPHAN_MESSAGE)
             reaped += 1
     return reaped
+
+
+def sweep_staged_uploads() -> list[str]:
+    """Remove staged uploads older than STAGED_UPLOAD_RETENTION_HOURS that no queued or
+    running job is about to read."""
+    in_use = {str(params.get("upload")) for params in Job.objects.exclude(
+        status__in=JobStatus.terminal()).values_list("params", flat=True)
+        if isinstance(params, dict) and params.get("upload")}
+    return remove_stale_uploads(settings.STAGED_UPLOAD_RETENTION_HOURS * 3600, keep=in_use)
