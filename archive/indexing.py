@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from archive.models import DuplicatePolicy, Instance, InstanceSource, Patient, Series, Study
 from archive.reading import FileRejected, IndexKeys, read_index_keys
@@ -319,16 +320,25 @@ def _remove_files(paths: list[str]) -> None:
         remove_file(path)
 
 
+def _lock(rows: QuerySet[Any]) -> None:
+    list(rows.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def delete_studies(studies: list[Study]) -> int:
     """Delete studies (their series, instances and files); returns the instances removed.
     Files go only after the index deletion has committed."""
     with transaction.atomic():
         ids = [study.pk for study in studies]
+        patient_ids = set(Study.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
+        # Rows are locked in the order a store locks them (patient, study, series, instance)
+        # so that a store racing this delete waits for it instead of deadlocking with it.
+        _lock(Patient.objects.filter(pk__in=patient_ids))
+        _lock(Study.objects.filter(pk__in=ids))
+        _lock(Series.objects.filter(study_id__in=ids))
         paths = list(  # locked: a replace committing meanwhile cannot swap a file under us
             Instance.objects.select_for_update(of=("self",)).filter(series__study_id__in=ids)
-            .values_list("file_path", flat=True)
+            .order_by("pk").values_list("file_path", flat=True)
         )
-        patient_ids = set(Study.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
         Study.objects.filter(pk__in=ids).delete()
         Patient.objects.filter(pk__in=patient_ids, studies__isnull=True).delete()
         transaction.on_commit(lambda: _remove_files(paths))

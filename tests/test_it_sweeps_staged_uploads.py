@@ -5,6 +5,7 @@ Django's leftover temporary upload files go the same way."""
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -24,6 +25,13 @@ def staged(age_hours: float) -> str:
     return stage
 
 
+@pytest.fixture(autouse=True)
+def own_upload_dir(settings: Any, tmp_path: Path) -> None:
+    """Uploads of this test's own, so that nothing it leaves behind meets other tests."""
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads" / "tmp")
+
+
 @pytest.mark.django_db
 def test_old_unused_uploads_go_and_the_rest_stay(operator: User) -> None:
     old, young = settings.STAGED_UPLOAD_RETENTION_HOURS + 1, 1
@@ -32,7 +40,7 @@ def test_old_unused_uploads_go_and_the_rest_stay(operator: User) -> None:
     Job.objects.create(kind="store", status=JobStatus.FAILED, params={"upload": old_failed})
     Job.objects.create(kind="store", status=JobStatus.PENDING, params={"upload": old_queued})
     temporary = Path(settings.FILE_UPLOAD_TEMP_DIR)
-    temporary.mkdir(parents=True, exist_ok=True)
+    temporary.mkdir(parents=True)
     leftover, in_progress = temporary / "old.upload", temporary / "new.upload"
     leftover.write_bytes(b"x")
     in_progress.write_bytes(b"x")
