@@ -10,7 +10,6 @@ from __future__ import annotations
 import ssl
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,8 +21,8 @@ from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT
 
 from netjobs.dicom import explain
 from netjobs.dicom.pdus import decode_rejection_pdu
+from netjobs.dicom.record_rows import RecordedMessage, context_rows
 from netjobs.dicom.sockets import has_tcp_nodelay
-from netjobs.dicom.status import describe_status
 from netjobs.models import (
     AbortSource,
     Association,
@@ -37,24 +36,12 @@ from netjobs.models import (
 
 
 @dataclass
-class _Message:
-    at: datetime
-    direction: DimseDirection
-    command: str
-    message_id: int | None
-    context_id: int | None
-    status: int | None
-    affected_sop_class_uid: str
-    affected_sop_instance_uid: str
-
-
-@dataclass
 class _State:
     connection_opened: bool = False
     tcp_nodelay: bool | None = None
     bytes_sent: int = 0
     bytes_received: int = 0
-    messages: list[_Message] = field(default_factory=list)
+    messages: list[RecordedMessage] = field(default_factory=list)
     messages_total: int = 0
     peer_abort: tuple[int | None, int | None] | None = None  # (abort source, provider reason)
     connection_lost: bool = False
@@ -144,7 +131,7 @@ class AssociationRecorder:
     def _on_dimse(self, event: evt.Event, direction: DimseDirection) -> None:
         message = event.message
         command = message.command_set
-        entry = _Message(
+        self._note_message(RecordedMessage(
             at=timezone.now(),
             direction=direction,
             command=_command_name(message),
@@ -153,11 +140,7 @@ class AssociationRecorder:
             status=command.get("Status"),
             affected_sop_class_uid=str(command.get("AffectedSOPClassUID", "") or ""),
             affected_sop_instance_uid=str(command.get("AffectedSOPInstanceUID", "") or ""),
-        )
-        with self._lock:
-            self._state.messages_total += 1
-            if len(self._state.messages) < self._limit:
-                self._state.messages.append(entry)
+        ))
 
     def add_sent(self, count: int) -> None:
         """Bytes the console wrote on the association's socket itself (fast C-STORE)."""
@@ -172,7 +155,7 @@ class AssociationRecorder:
     def note_dimse_sent(self, command: str, message_id: int, context_id: int,
                         sop_class: str, sop_instance: str) -> None:
         """A DIMSE request the console sent without pynetdicom (fast C-STORE)."""
-        self._note_message(_Message(
+        self._note_message(RecordedMessage(
             at=timezone.now(), direction=DimseDirection.SENT, command=command,
             message_id=message_id, context_id=context_id, status=None,
             affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
@@ -180,12 +163,12 @@ class AssociationRecorder:
     def note_dimse_received(self, command: str, message_id: int | None, context_id: int,
                             status: int | None, sop_class: str, sop_instance: str) -> None:
         """A DIMSE message the console read without pynetdicom (fast C-STORE responses)."""
-        self._note_message(_Message(
+        self._note_message(RecordedMessage(
             at=timezone.now(), direction=DimseDirection.RECEIVED, command=command,
             message_id=message_id, context_id=context_id, status=status,
             affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
 
-    def _note_message(self, entry: _Message) -> None:
+    def _note_message(self, entry: RecordedMessage) -> None:
         with self._lock:
             self._state.messages_total += 1
             if len(self._state.messages) < self._limit:
@@ -246,31 +229,7 @@ class AssociationRecorder:
     def negotiated(self, assoc: PynetdicomAssociation) -> None:
         """Store the negotiation as it stands when ``associate()`` returns."""
         self._negotiation_saved = True
-        results = {cx.context_id: cx for cx in assoc.accepted_contexts + assoc.rejected_contexts}
-        try:
-            requestor_contexts = assoc.requestor.requested_contexts
-        except ValueError:  # no A-ASSOCIATE-RQ arrived (garbage, timeout)
-            requestor_contexts = []
-        rows = []
-        for cx in requestor_contexts:
-            answer = results.get(cx.context_id)
-            rows.append(
-                PresentationContext(
-                    association=self.record,
-                    context_id=cx.context_id or 0,
-                    abstract_syntax=str(cx.abstract_syntax or ""),
-                    proposed_transfer_syntaxes=[str(ts) for ts in cx.transfer_syntax],
-                    result=None if answer is None else answer.result,
-                    accepted_transfer_syntax=(
-                        str(answer.transfer_syntax[0])
-                        if answer is not None and answer.result == 0 and answer.transfer_syntax
-                        else ""
-                    ),
-                    scu_role=None if answer is None else answer.as_scu,
-                    scp_role=None if answer is None else answer.as_scp,
-                )
-            )
-        PresentationContext.objects.bulk_create(rows)
+        PresentationContext.objects.bulk_create(context_rows(self.record, assoc))
         record = self.record
         acceptor = assoc.acceptor
         inbound = record.role == AssociationRole.ACCEPTOR
@@ -390,21 +349,5 @@ class AssociationRecorder:
             record.explanation = explain.explain_connection_lost()
         with transaction.atomic():
             record.save()
-            DimseMessage.objects.bulk_create(
-                DimseMessage(
-                    association=record,
-                    at=m.at,
-                    direction=m.direction,
-                    command=m.command,
-                    message_id=m.message_id,
-                    context_id=m.context_id,
-                    status=m.status,
-                    status_meaning=(
-                        str(describe_status(m.status, m.command)) if m.status is not None else ""
-                    ),
-                    affected_sop_class_uid=m.affected_sop_class_uid,
-                    affected_sop_instance_uid=m.affected_sop_instance_uid,
-                )
-                for m in messages
-            )
+            DimseMessage.objects.bulk_create(m.row(record) for m in messages)
         return record

@@ -173,7 +173,7 @@ class FastSender:
                 return int(cx.context_id)
         return None
 
-    def _take_over(self, sock: Any, plain: bool) -> None:
+    def _take_over(self, plain: bool) -> None:
         if not self.paused:
             pause_reactor(self.assoc)
             self.paused = True
@@ -191,7 +191,7 @@ class FastSender:
         plain = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
         with path.open("rb") as handle:
             start = data_set_offset(handle, path.name)  # checked before anything is sent
-            self._take_over(sock, plain)
+            self._take_over(plain)
             self._bytes = 0
             try:
                 if plain:
