@@ -84,9 +84,26 @@ def storescp_uncompressed(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         yield port, out
 
 
+@pytest.fixture
+def dcmrecv_all(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """DCMTK dcmrecv with Debian's storescp.cfg default profile (every storage SOP class in
+    any transfer syntax), keeping the bytes as received."""
+    config = Path("/etc/dcmtk/storescp.cfg")
+    if not config.is_file():
+        pytest.fail(f"{config} is missing: bin/test installs DCMTK, which provides it")
+    port, out = free_port(), tmp_path / "recv"
+    out.mkdir()
+    argv = [require_tool("dcmrecv"), "-xf", str(config), "Default", "+B", "-aet", "STORESCP",
+            "-od", str(out), str(port)]
+    with _running(argv, "STORESCP", port, tmp_path / "dcmrecv.log"):
+        yield port, out
+
+
+@pytest.mark.parametrize("receiver", ["storescp_all", "dcmrecv_all"])
 def test_a_study_arrives_byte_for_byte(celery_worker_process: Path, operator: User,
-                                       remote_ae: Any, storescp_all: tuple[int, Path]) -> None:
-    port, out = storescp_all
+                                       remote_ae: Any, receiver: str,
+                                       request: pytest.FixtureRequest) -> None:
+    port, out = request.getfixturevalue(receiver)
     instances = archived(UNCOMPRESSED_FILES + COMPRESSED_FILES)
     ae = remote_ae(ae_title="STORESCP", port=port)
     job = wait_for_job(create_job("store", {"ae": ae.pk, "studies": study_ids(instances)},
