@@ -2,6 +2,7 @@
 Storage Commitment SCP): step list, MPPS IN PROGRESS then COMPLETED, the study and a Key
 Object Selection stored, every instance committed; and a refused MPPS sends nothing."""
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from pydicom.uid import generate_uid
 
 from archive.indexing import store_file
 from archive.models import Instance, InstanceSource, Study
+from netjobs.jobs.runner import run_job
 from netjobs.jobs.services import create_job
 from netjobs.listeners.manager import ListenerManager
 from netjobs.models import (
@@ -68,6 +70,33 @@ def test_the_whole_workflow_with_a_kos(celery_worker_process: Path, operator: Us
     assert len(commitment.committed) == 4 and commitment.failed == []
     page = logged_in(operator).get(job.get_absolute_url()).content.decode()
     assert "modality --mpps-late --stgcmt -b DICOMCONSOLE -c PACS@127.0.0.1" in page
+
+
+def test_a_failed_kos_step_makes_the_job_partial(operator: User, remote_ae: Any,
+                                                 manager: ListenerManager, settings: Any,
+                                                 tmp_path: Path, monkeypatch: Any) -> None:
+    """A full disk while archiving the KOS (a fault injected: run in this process), the
+    other steps fine: the job says which step failed instead of succeeding."""
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    listener = make_listener(mpps=True, storage_commitment=True, ae_title="PACS",
+                             duplicate_policy="keep")
+    manager.reconcile()
+    study = archive_study(tmp_path / "study", count=2)
+    ae = remote_ae(ae_title="PACS", port=listener.port)
+
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("netjobs.operations.workflow.store_file", disk_full)
+    job = create_job("workflow", {"ae": ae.pk, "study": study.pk, "kos_title": "113000",
+                                  "report_on": "same_association"}, owner=operator)
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.PARTIAL, (job.error, job.result)
+    assert [s["status"] for s in job.result["steps"]] == [
+        "succeeded", "failed", "succeeded", "succeeded", "succeeded"]
+    assert "Key Object Selection document" in job.error
+    assert "No space left" in job.result["steps"][1]["detail"]
 
 
 def test_a_refused_step_sends_nothing(celery_worker_process: Path, operator: User,

@@ -95,7 +95,7 @@ class Steps:
         return outcome
 
     def skip(self, name: str, why: str) -> None:
-        self.rows.append({"step": name, "status": "skipped", "detail": why})
+        self.rows.append({"step": name, "status": ItemOutcome.SKIPPED.value, "detail": why})
         self._save()
 
 
@@ -155,20 +155,21 @@ def run(ctx: JobContext, params: WorkflowParams) -> JobOutcome:
     ended = steps.run(f"MPPS N-SET ({'COMPLETED' if uids else 'DISCONTINUED'})",
                       lambda: mpps(action))
     if ctx.cancel_requested:
+        if ended.status != JobStatus.SUCCEEDED:  # the N-SET did not go: discontinue
+            return cancelled(True)
         steps.skip("Storage Commitment", "cancelled")
         return _outcome(steps, JobStatus.CANCELLED, "Cancelled by an operator.", step_uid)
     if not uids:
         steps.skip("Storage Commitment", "nothing was stored")
         return _outcome(steps, JobStatus.FAILED, stored.error or "Nothing was stored.",
                         step_uid)
-    committed = steps.run("Storage Commitment", lambda: STGCMT_KIND.run(
+    steps.run("Storage Commitment", lambda: STGCMT_KIND.run(
         ctx, CommitmentParams.model_validate({**peer, "sop_instance_uids": uids,
                                               "report_on": params.report_on,
                                               "timeout": params.timeout})))
-    outcomes = [stored.status, ended.status, committed.status]
-    if all(status == JobStatus.SUCCEEDED for status in outcomes):
-        return _outcome(steps, JobStatus.SUCCEEDED, "", step_uid)
     failed = [row["step"] for row in steps.rows if row["status"] != JobStatus.SUCCEEDED.value]
+    if not failed:  # the KOS step counts too
+        return _outcome(steps, JobStatus.SUCCEEDED, "", step_uid)
     return _outcome(steps, JobStatus.PARTIAL, "Not every step succeeded: " + ", ".join(failed)
                     + ".", step_uid)
 
