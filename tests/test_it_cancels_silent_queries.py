@@ -16,19 +16,21 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from netjobs.jobs.services import create_job
-from netjobs.models import DimseMessage, Job, JobStatus
+from netjobs.models import AbortSource, DimseMessage, Job, JobStatus
 from tests.conftest import logged_in, wait_for_job
 from tests.peers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def silent_find_scp(honour_cancel: bool) -> tuple[AE, Any, int, threading.Event]:
+def silent_find_scp(honour_cancel: bool
+                    ) -> tuple[AE, Any, int, threading.Event, threading.Event]:
     """A C-FIND SCP that thinks for 30 s before answering (checking for a cancel if told
     to honour it)."""
-    cancel_seen = threading.Event()
+    cancel_seen, find_received = threading.Event(), threading.Event()
 
     def on_find(event: Any) -> Iterator[tuple[int, None]]:
+        find_received.set()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if event.is_cancelled:
@@ -44,18 +46,17 @@ def silent_find_scp(honour_cancel: bool) -> tuple[AE, Any, int, threading.Event]
     port = free_port()
     server = ae.start_server(("127.0.0.1", port), block=False,
                              evt_handlers=[(evt.EVT_C_FIND, on_find)])
-    return ae, server, port, cancel_seen
+    return ae, server, port, cancel_seen, find_received
 
 
 @pytest.mark.parametrize("honour_cancel", [True, False])
 def test_cancel_while_the_peer_is_silent(celery_worker_process: Path, operator: User,
                                          remote_ae: Any, honour_cancel: bool) -> None:
-    _, server, port, cancel_seen = silent_find_scp(honour_cancel)
+    _, server, port, cancel_seen, find_received = silent_find_scp(honour_cancel)
     try:
         ae = remote_ae(ae_title="THINKER", port=port, dimse_timeout=60)
         job = create_job("find", {"ae": ae.pk}, owner=operator)
-        wait_for_job(job, 30, until=lambda j: j.status == JobStatus.RUNNING)
-        time.sleep(0.5)  # the C-FIND is out; no response comes
+        assert find_received.wait(30)  # the C-FIND is out; no response comes
         started = time.monotonic()
         assert logged_in(operator).post(f"/api/jobs/{job.pk}/cancel").status_code == 200
         job = wait_for_job(job, 25)
@@ -67,5 +68,7 @@ def test_cancel_while_the_peer_is_silent(celery_worker_process: Path, operator: 
     assert took < (5 if honour_cancel else 20)  # at once, or after the grace period
     assert DimseMessage.objects.filter(association__job=job, command="C-CANCEL-RQ",
                                        direction="sent").count() == 1
-    if not honour_cancel:
-        assert Job.objects.get(pk=job.pk).associations.get().outcome == "aborted"
+    if not honour_cancel:  # our abort, with its reason, not a lost connection
+        record = Job.objects.get(pk=job.pk).associations.get()
+        assert (record.outcome, record.abort_source) == ("aborted", AbortSource.LOCAL)
+        assert "no final response within 10 s after the C-CANCEL" in record.explanation

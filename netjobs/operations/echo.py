@@ -121,8 +121,9 @@ def why_no_response(
     """No DIMSE response came: a peer abort, a lost connection, or our DIMSE timeout."""
     if assoc.is_alive():
         assoc.join(timeout=2)  # let the association thread deliver the abort events
-    if recorder.peer_aborted:
-        return recorder.explanation_so_far()
+    noted = recorder.explanation_so_far()  # the peer's abort, or ours with its reason
+    if noted:
+        return noted
     if elapsed >= timeout * 0.9:
         reason = explain_dimse_timeout(timeout)
         recorder.note_local_abort(reason)

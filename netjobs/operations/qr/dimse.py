@@ -65,9 +65,10 @@ class Canceller:
     """Sends C-CANCEL for the one outstanding request, at most once: from the thread that
     iterates its responses, or from ``watching`` when the peer sends none for a while."""
 
-    def __init__(self, assoc: PynetdicomAssociation, context_id: int,
-                 message_id: int = MESSAGE_ID) -> None:
+    def __init__(self, assoc: PynetdicomAssociation, recorder: AssociationRecorder,
+                 context_id: int, message_id: int = MESSAGE_ID) -> None:
         self._assoc = assoc
+        self._recorder = recorder
         self._context_id = context_id
         self._message_id = message_id
         self._lock = threading.Lock()
@@ -94,6 +95,9 @@ class Canceller:
             self.send(CancelReason.OPERATOR)
             if not done.wait(grace) and self._assoc.is_established:
                 logger.warning("no final response %s s after C-CANCEL: aborting", grace)
+                self._recorder.note_local_abort(
+                    f"The peer sent no final response within {grace:g} s after the "
+                    "C-CANCEL, so the console aborted the association.")
                 self._assoc.abort()
                 # pynetdicom's response loop waits on its DIMSE queue for the whole DIMSE
                 # timeout; an empty message wakes it as an abort does (no response)

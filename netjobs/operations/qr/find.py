@@ -92,7 +92,7 @@ def query(
                                contexts=[(sop_class, TRANSFER_SYNTAXES)]) as (assoc, recorder):
         session.association = recorder.record
         context_id = accepted_context_id(assoc, recorder, sop_class, TRANSFER_SYNTAXES)
-        canceller = Canceller(assoc, context_id)
+        canceller = Canceller(assoc, recorder, context_id)
         waited_from = time.perf_counter()
         with canceller.watching(stop):
             collect(assoc, recorder, canceller, session, identifier, sop_class, remote,

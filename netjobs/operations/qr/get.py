@@ -153,7 +153,7 @@ def get(
                                evt_handlers=[(evt.EVT_C_STORE, receiver.on_c_store)],
                                ) as (assoc, recorder):
         context_id = accepted_context_id(assoc, recorder, sop_class, TRANSFER_SYNTAXES)
-        receiver.canceller = Canceller(assoc, context_id)
+        receiver.canceller = Canceller(assoc, recorder, context_id)
         how = Follow("C-GET", receiver.canceller, receiver.cancel, on_progress,
                      remote.dimse_timeout)
         responses = assoc.send_c_get(identifier, sop_class, msg_id=MESSAGE_ID)

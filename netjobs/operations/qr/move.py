@@ -75,7 +75,7 @@ def move(
     with requested_association(remote=remote, calling_ae_title=calling, job=job,
                                contexts=[(sop_class, TRANSFER_SYNTAXES)]) as (assoc, recorder):
         context_id = accepted_context_id(assoc, recorder, sop_class, TRANSFER_SYNTAXES)
-        how = Follow("C-MOVE", Canceller(assoc, context_id), cancel or threading.Event(),
+        how = Follow("C-MOVE", Canceller(assoc, recorder, context_id), cancel or threading.Event(),
                      on_progress, remote.dimse_timeout)
         responses = assoc.send_c_move(identifier, destination, sop_class, msg_id=MESSAGE_ID)
         return follow(assoc, recorder, responses, how)
