@@ -455,6 +455,19 @@ def test_matches_beyond_the_bound_are_cancelled_and_noted(
     assert len(body.strip().splitlines()) == 11  # header + the kept matches
 
 
+def test_exactly_as_many_matches_as_the_bound_are_all_kept_without_a_cancel(
+    celery_worker_process: Path, operator: User, remote_ae: Any
+) -> None:
+    with slow_find_scp(matches=10, delay=0.0) as scp:
+        ae = remote_ae(ae_title="SLOWFIND", port=scp.port)
+        job = run_job(operator, {"ae": ae.pk, "max_matches": 10})
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert not scp.cancel_seen.is_set() and "note" not in job.result
+    assert JobItem.objects.filter(job=job).count() == job.result["matches"] == 10
+    assert not DimseMessage.objects.filter(association__job=job,
+                                           command="C-CANCEL-RQ").exists()
+
+
 # --- the form ------------------------------------------------------------------------------
 
 @pytest.mark.django_db(transaction=False)  # the jobs are only created, never enqueued

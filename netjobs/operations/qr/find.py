@@ -120,7 +120,7 @@ def collect(assoc: PynetdicomAssociation, recorder: AssociationRecorder, cancell
         session.matches += 1
         if limit is None or session.matches <= limit:
             on_match(Match(status, identifier_json(answer) if answer is not None else {}))
-        if limit is not None and session.matches >= limit:
+        if limit is not None and session.matches > limit:  # one more than kept: cut off
             canceller.send(CancelReason.TRUNCATED)
         elif stop.is_set():
             canceller.send(CancelReason.OPERATOR)
