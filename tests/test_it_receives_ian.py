@@ -177,3 +177,15 @@ def test_the_api_lists_notifications_for_viewers(viewer: User) -> None:
     detail = client.get(f"/api/ian/{second.pk}").json()
     assert detail["instances"] == [{"sop_instance_uid": "1.2.9.2.1"}]
     assert Client().get("/api/ian").status_code == 401
+
+
+def test_a_steps_notifications_are_those_of_its_exact_studies(db: None) -> None:
+    from netjobs.listeners.notification_views import notifications_of_studies
+    exact = AvailabilityNotification.objects.create(
+        sop_instance_uid="1.2.5.1", study_instance_uids=["1.2.9.7", "1.2.9.1"])
+    AvailabilityNotification.objects.create(sop_instance_uid="1.2.5.2",
+                                            study_instance_uids=["1.2.9.10"])
+    AvailabilityNotification.objects.create(sop_instance_uid="1.2.5.3",
+                                            study_instance_uids=["11.2.9.1"])
+    assert list(notifications_of_studies(["1.2.9.1"])) == [exact]
+    assert list(notifications_of_studies([])) == []

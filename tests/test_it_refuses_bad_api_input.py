@@ -102,3 +102,11 @@ def test_wildcard_runs_do_not_backtrack() -> None:
     started = time.perf_counter()
     assert not re.match(_wildcard_regex("*" * 13 + "#"), "x" * 40)
     assert time.perf_counter() - started < 0.5
+
+
+def test_listener_output_hides_the_key_path_from_viewers(viewer: User) -> None:
+    from tests.listener_helpers import make_listener
+    make_listener(tls_cert_file="/srv/tls/cert.pem", tls_key_file="/srv/tls/key.pem")
+    (listener,) = logged_in(viewer).get("/api/listeners").json()
+    assert "tls_key_file" not in listener and listener["tls_key_configured"] is True
+    assert listener["tls_cert_file"] == "/srv/tls/cert.pem"

@@ -24,10 +24,18 @@ EDITABLE = ["name", "ae_title", "bind_address", "port", "verification", "storage
 
 
 class ListenerOut(ModelSchema):
+    tls_key_configured: bool
+
     class Meta:
         model = Listener
-        fields = [*EDITABLE, "id", "status", "desired_state", "last_error", "bound_address",
-                  "owner", "heartbeat_at", "started_at"]
+        # a server-side key path is not for every Viewer (as for AEs)
+        fields = [*[f for f in EDITABLE if f != "tls_key_file"], "id", "status",
+                  "desired_state", "last_error", "bound_address", "owner", "heartbeat_at",
+                  "started_at"]
+
+    @staticmethod
+    def resolve_tls_key_configured(listener: Listener) -> bool:
+        return bool(listener.tls_key_file)
 
 
 class ListenerIn(Schema):

@@ -4,6 +4,7 @@ instances it refers to."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -195,8 +196,8 @@ def notifications_of_studies(uids: Sequence[str]) -> QuerySet[AvailabilityNotifi
     if not uids:
         return AvailabilityNotification.objects.none()
     match = Q()
-    for uid in uids:
-        match |= Q(study_instance_uids__icontains=uid)
+    for uid in uids:  # the whole UID as a JSON string: 1.2.3 must not find 1.2.34
+        match |= Q(study_instance_uids__icontains=json.dumps(uid))
     return AvailabilityNotification.objects.filter(match)[:20]
 
 
