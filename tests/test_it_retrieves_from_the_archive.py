@@ -354,6 +354,19 @@ def test_no_match_and_bad_identifiers(qr_listener: Listener, tmp_path: Path) -> 
     assert not Association.objects.filter(listener=qr_listener, role="requestor").exists()
 
 
+def test_a_destination_with_unusable_tls_settings_is_unable_to_process(
+        qr_listener: Listener, archived: list[Instance]) -> None:
+    destination("TLSDEST", 11112, tls_enabled=True, tls_ca_file="no-such-ca.pem")
+    wanted = Dataset()
+    wanted.QueryRetrieveLevel = "STUDY"
+    wanted.StudyInstanceUID = archived[0].series.study.study_instance_uid
+    final = move_statuses(qr_listener.port, wanted, "TLSDEST")[-1][0]
+    assert final.Status == 0xC513, hex(final.Status)  # not 0xA801: the AE is known
+    assert "TLS settings of destination TLSDEST are unusable" in final.ErrorComment
+    settled(qr_listener, 1)
+    assert not Association.objects.filter(listener=qr_listener, role="requestor").exists()
+
+
 def test_an_instance_that_cannot_be_decompressed_fails_alone(manager: ListenerManager,
                                                             tmp_path: Path) -> None:
     from pydicom.encaps import encapsulate

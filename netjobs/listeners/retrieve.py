@@ -46,6 +46,10 @@ class RetrieveError(ValueError):
     """The identifier does not say what to retrieve."""
 
 
+class DestinationUnusable(Exception):
+    """The C-MOVE destination is known but cannot be reached as configured."""
+
+
 @dataclass
 class RetrieveSettings:
     listener_id: int
@@ -280,8 +284,9 @@ def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
             logger.error("C-MOVE destination %s: unusable TLS settings: %s", destination, exc)
             set_failure_comment(assoc, request.MessageID,
                                 f"TLS settings of destination {title} are unusable")
-            yield None, None
-            return
+            # the destination is known (not 0xA801): pynetdicom answers 0xC513 with it
+            yield destination.host, destination.port
+            raise DestinationUnusable(str(exc)) from exc
     recorder = AssociationRecorder(
         job=None, role=AssociationRole.REQUESTOR,
         peer=Peer(settings.ae_title, destination.ae_title, destination.host, destination.port),
