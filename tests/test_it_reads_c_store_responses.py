@@ -140,3 +140,17 @@ def test_a_command_set_without_a_command_field_is_malformed() -> None:
         DimseResponse.from_command_set(body)
     with pytest.raises(MalformedMessage):
         DimseResponse.from_command_set(response_command(0, 1)[:-3])
+
+
+def test_a_reset_connection_is_handed_over() -> None:
+    """A TCP reset (the peer closed with unread data and SO_LINGER 0) makes recv fail."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        ours = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+    with ours, peer:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.sendall(p_data(pdv(1, 0x01, response_command(0, 1)[:20])))
+        peer.close()  # a reset, right after part of a PDU
+        time.sleep(0.1)
+        with pytest.raises(Handover):
+            read_dimse_message(ours, soon(), lambda n: None)

@@ -57,6 +57,11 @@ class SendFailed(Exception):
     """The connection broke while sending: the instance was not (completely) sent."""
 
 
+class NotSendableAsStored(Exception):
+    """Found before anything is sent: no accepted context for the file's own syntax, or a
+    file that cannot be opened or has no meta header group length."""
+
+
 class FileEnded(Exception):
     """The file was shorter than when sending began."""
 
@@ -181,16 +186,25 @@ class FastSender:
             self.reading.stop()
 
     def send(self, path: Path, sop_class: str, sop_instance: str,
-             context_id: int) -> StoreResponse:
-        """Send the file as stored and wait for its response. Raises ValueError (nothing
-        sent) for a file without a usable meta header, SendFailed when sending broke off."""
-        self.message_id = self.message_id % 65535 + 1
-        message_id = self.message_id
+             transfer_syntax: str) -> StoreResponse:
+        """Send the file as stored and wait for its response. Raises NotSendableAsStored
+        (nothing sent), or SendFailed when sending broke off."""
+        context_id = self.context_id(sop_class, transfer_syntax)
+        if context_id is None:
+            raise NotSendableAsStored(f"no accepted context for {sop_class} in "
+                                      f"{transfer_syntax}")
+        sock = getattr(self.assoc.dul.socket, "socket", None)
+        if sock is None:  # pynetdicom drops it once the association has ended
+            raise SendFailed("the association's connection is closed")
+        try:
+            handle = path.open("rb")
+            start = data_set_offset(handle, path.name)
+        except (OSError, ValueError) as exc:
+            raise NotSendableAsStored(str(exc)) from exc
+        message_id = self.message_id = self.message_id % 65535 + 1
         command = command_set(sop_class, sop_instance, message_id)
-        sock = self.assoc.dul.socket.socket
         plain = hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket)
-        with path.open("rb") as handle:
-            start = data_set_offset(handle, path.name)  # checked before anything is sent
+        with handle:
             self._take_over(plain)
             self._bytes = 0
             try:

@@ -221,7 +221,16 @@ def read_dimse_message(sock: socket.socket, deadline: float,
 
     Reads whole P-DATA-TF PDUs only; a data set that follows the command (none does after a
     C-STORE-RSP) is read and dropped. ``received`` is told the size of each PDU read.
-    Raises Handover before touching any PDU of another type, NoResponse at the deadline."""
+    Raises Handover before touching any PDU of another type and when the connection fails
+    (pynetdicom then sees the failure itself), NoResponse at the deadline."""
+    try:
+        return _read_dimse_message(sock, deadline, received)
+    except (OSError, ValueError) as exc:  # reset, or select() on a socket closed under us
+        raise Handover(f"the connection failed: {exc}") from exc
+
+
+def _read_dimse_message(sock: socket.socket, deadline: float,
+                        received: Callable[[int], None]) -> tuple[int, bytes]:
     command = bytearray()
     context = 0
     command_complete = False

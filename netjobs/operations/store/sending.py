@@ -7,6 +7,7 @@ ones only when the job allows it (dcmsend's --decompress-lossy)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,9 +22,16 @@ from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested
 from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import ApplicationEntity, ItemOutcome, Job
 from netjobs.operations.echo import why_no_response
-from netjobs.operations.store.fastsend import BUSY_DUL_LOOP_DELAY, FastSender, SendFailed
+from netjobs.operations.store.fastsend import (
+    BUSY_DUL_LOOP_DELAY,
+    FastSender,
+    NotSendableAsStored,
+    SendFailed,
+)
 from netjobs.operations.store.planning import UNCOMPRESSED, PlannedAssociation
 from netjobs.operations.store.sources import SendItem
+
+logger = logging.getLogger(__name__)
 
 LOSSY = frozenset({
     "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
@@ -81,27 +89,24 @@ def route(item: SendItem, assoc: Any, decompress: Decompress) -> tuple[str, str]
 
 
 def send_item(item: SendItem, assoc: Any, decompress: Decompress,
-              fast: FastSender | None = None) -> SendResult:
+              fast: FastSender) -> SendResult:
     """Send one instance on the association; never raises for a per-instance problem."""
     how, detail = route(item, assoc, decompress)
     if how == "refuse":
         return SendResult(item, ItemOutcome.FAILED, f"not sent: {detail}")
     assert item.path is not None
-    if how == "stored" and fast is not None:
-        context_id = fast.context_id(item.sop_class_uid, item.transfer_syntax_uid)
-        if context_id is not None:
-            try:
-                answer = fast.send(item.path, item.sop_class_uid, item.sop_instance_uid,
-                                   context_id)
-            except SendFailed as exc:
-                return SendResult(item, ItemOutcome.FAILED, f"not sent: {exc}")
-            except (ValueError, OSError):
-                pass  # no usable meta header: pynetdicom's own send below
-            else:
-                return _result(item, answer.status, answer.error_comment, how, detail,
-                               answer.why_none)
-    if fast is not None:
-        fast.release_reactor()  # pynetdicom's send pauses and resumes it itself
+    if how == "stored":
+        try:
+            answer = fast.send(item.path, item.sop_class_uid, item.sop_instance_uid,
+                               item.transfer_syntax_uid)
+        except NotSendableAsStored:
+            pass  # e.g. no meta header group length: pynetdicom's own send below
+        except SendFailed as exc:
+            return SendResult(item, ItemOutcome.FAILED, f"not sent: {exc}")
+        else:
+            return _result(item, answer.status, answer.error_comment, how, detail,
+                           answer.why_none)
+    fast.release_reactor()  # pynetdicom's send pauses and resumes it itself
     started = time.perf_counter()
     try:
         if how == "decompress":
@@ -118,7 +123,7 @@ def send_item(item: SendItem, assoc: Any, decompress: Decompress,
     except Exception as exc:  # unreadable file, no decoder, encoding problem…
         return SendResult(item, ItemOutcome.FAILED, f"not sent: {type(exc).__name__}: {exc}")
     status = int(response.Status) if "Status" in response else None
-    why = "" if status is not None or fast is None else why_no_response(
+    why = "" if status is not None else why_no_response(
         assoc, fast.recorder, time.perf_counter() - started, float(assoc.dimse_timeout or 60))
     result = _result(item, status, str(response.get("ErrorComment") or ""), how, detail, why)
     if result.outcome != ItemOutcome.FAILED:
@@ -182,4 +187,9 @@ def send_pending(assoc: Any, recorder: Any, pending: list[SendItem], fast: FastS
             pending.clear()
             return
         item = pending.pop(0)
-        report(send_item(item, assoc, decompress, fast))
+        try:
+            result = send_item(item, assoc, decompress, fast)
+        except Exception as exc:  # a defect; the item is still reported, never lost
+            logger.exception("sending %s", item.name)
+            result = SendResult(item, ItemOutcome.FAILED, f"{type(exc).__name__}: {exc}")
+        report(result)
