@@ -18,7 +18,12 @@ from django_filters.views import FilterView
 from archive.filtersets import StudyFilterSet
 from archive.forms import PathImportForm, UploadImportForm
 from archive.imports.roots import import_roots
-from archive.imports.uploads import stage_uploads, too_large_message, upload_limit
+from archive.imports.uploads import (
+    remove_staged_upload,
+    stage_uploads,
+    too_large_message,
+    upload_limit,
+)
 from archive.indexing import delete_studies
 from archive.models import Instance, Series, Study
 from archive.rendering import RenderRefused, thumbnail
@@ -153,6 +158,7 @@ def _start_import(request: HttpRequest, params: dict[str, Any]) -> HttpResponse:
         with transaction.atomic():
             job = create_job("import", params, owner=request_user(request))
     except ParamsInvalid as exc:
+        remove_staged_upload(params.get("upload"))
         messages.error(request, str(exc))
         return redirect("archive:import")
     return redirect(job)

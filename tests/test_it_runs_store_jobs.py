@@ -453,3 +453,34 @@ def test_files_from_the_browser_are_sent(celery_worker_process: Path, operator: 
         assert data_set(got[uid].read_bytes()) == data_set(corpus(name).read_bytes())
     assert not Instance.objects.exists()  # sent, not archived
     assert staged_upload_dir(job.params["upload"]) is None  # nothing left to retry: removed
+
+
+@pytest.mark.parametrize("refusal", ["params", "role"])
+def test_a_refused_store_form_leaves_no_staged_upload(
+        operator: User, remote_ae: Any, settings: Any, tmp_path: Path, monkeypatch: Any,
+        refusal: str) -> None:
+    """The files are staged before the job is created, outside its transaction; when the
+    job is refused after that (a fault injected here), the staged files go too."""
+    from console.roles import Role
+    from netjobs.jobs.services import FieldError, ParamsInvalid, RoleMissing
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads" / "tmp")
+    (tmp_path / "uploads" / "tmp").mkdir(parents=True)
+    ae = remote_ae(ae_title="STORESCP", port=free_port())
+    seen: list[str] = []
+
+    def refuse(kind: str, params: dict[str, Any], owner: Any) -> None:
+        seen.append(params["upload"])
+        assert staged_upload_dir(params["upload"]) is not None
+        if refusal == "role":
+            raise RoleMissing(Role.ADMINISTRATOR)
+        raise ParamsInvalid([FieldError(("body", "ae"), "the AE was deleted meanwhile",
+                                        "value_error")])
+
+    monkeypatch.setattr("netjobs.jobs.views.create_job", refuse)
+    with corpus("emri_small.dcm").open("rb") as upload:
+        response = logged_in(operator).post("/jobs/new/store/", {
+            "ae": ae.pk, "decompress": "lossless", "associations": 1, "upload": [upload]})
+    assert response.status_code == (403 if refusal == "role" else 422)
+    assert len(seen) == 1 and staged_upload_dir(seen[0]) is None
+    assert not Job.objects.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from archive.imports.params import allowed_path, staged_upload
 from archive.imports.roots import import_roots
 from archive.imports.sources import count_candidates, iter_candidates
-from archive.imports.uploads import staged_upload_dir
+from archive.imports.uploads import remove_staged_upload, staged_upload_dir
 from archive.indexing import IndexCache, StoreOutcome, store_file
 from archive.models import DuplicatePolicy, InstanceSource
 from archive.reading import FileRejected
@@ -54,8 +53,7 @@ def run(ctx: JobContext, params: ImportParams) -> JobOutcome:
     try:
         return _import(ctx, root, roots, source, params.duplicates)
     finally:
-        if params.upload:
-            shutil.rmtree(root, ignore_errors=True)
+        remove_staged_upload(params.upload)
 
 
 def _import(

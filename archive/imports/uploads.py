@@ -69,6 +69,13 @@ def staged_upload_dir(stage_id: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def remove_staged_upload(stage_id: str | None) -> None:
+    """Remove a staging folder (nothing when there is none)."""
+    folder = staged_upload_dir(stage_id or "")
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def save_uploaded_file(upload: UploadedFile, target: Path) -> None:
     """Move Django's temporary file into place (or write the chunks of a small upload)."""
     temporary = getattr(upload, "temporary_file_path", None)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from archive.imports.uploads import too_large_message
+from archive.imports.uploads import remove_staged_upload, too_large_message
 from console.roles import Role, has_role, request_user, role_required
 from netjobs.jobs.registry import KINDS, UnknownJobKind, get_kind
 from netjobs.jobs.services import (
@@ -53,14 +53,17 @@ def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
     form = kind.form(request.POST or None, request.FILES or None,
                      initial=request.GET.dict() or None)
     if request.method == "POST" and form.is_valid():
+        params = form.params()  # may stage uploaded files: not inside the transaction
         try:
             with transaction.atomic():
-                job = create_job(kind.name, form.params(), owner=request_user(request))
+                job = create_job(kind.name, params, owner=request_user(request))
         except ParamsInvalid as exc:
+            remove_staged_upload(params.get("upload"))
             for error in exc.errors:
                 field = str(error.loc[1]) if len(error.loc) > 1 else None
                 form.add_error(field if field in form.fields else None, error.msg)
         except RoleMissing as exc:
+            remove_staged_upload(params.get("upload"))
             return HttpResponse(str(exc), status=403)
         else:
             messages.success(request, f"Started job {job.pk}.")

@@ -4,7 +4,6 @@ and the outcome."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from django.db import connection
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archive.imports.params import allowed_path, staged_upload
-from archive.imports.uploads import staged_upload_dir, upload_root
+from archive.imports.uploads import remove_staged_upload, staged_upload_dir, upload_root
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
     AEKind,
@@ -179,12 +178,6 @@ def run(ctx: JobContext, params: StoreParams) -> JobOutcome:
     if params.upload is not None and outcome.status == JobStatus.SUCCEEDED:
         remove_staged_upload(params.upload)  # kept otherwise, for "retry failed only"
     return outcome
-
-
-def remove_staged_upload(stage_id: str) -> None:
-    folder = staged_upload_dir(stage_id)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def outcome_of(counts: dict[str, int], total: int, cancelled: bool) -> JobOutcome:
