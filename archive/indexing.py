@@ -240,6 +240,9 @@ def _index(keys: IndexKeys, record: _InstanceRecord, cache: IndexCache,
            replace: bool) -> tuple[Instance, str | None]:
     with transaction.atomic():
         study_id = _study(keys, _patient(keys, cache), cache)
+        # The study row first, cached or not: then a store and delete_studies lock rows in
+        # one order (patient, study, series, instance) and cannot deadlock.
+        _lock(Study.objects.filter(pk=study_id))
         series_id, series_new = _series(keys, study_id, cache)
         previous = (
             Instance.objects.select_for_update()
@@ -330,8 +333,8 @@ def delete_studies(studies: list[Study]) -> int:
     with transaction.atomic():
         ids = [study.pk for study in studies]
         patient_ids = set(Study.objects.filter(pk__in=ids).values_list("patient_id", flat=True))
-        # Rows are locked in the order a store locks them (patient, study, series, instance)
-        # so that a store racing this delete waits for it instead of deadlocking with it.
+        # Rows are locked in the order a store locks them (patient, study, series, instance:
+        # see _index) so that a store racing this delete waits instead of deadlocking.
         _lock(Patient.objects.filter(pk__in=patient_ids))
         _lock(Study.objects.filter(pk__in=ids))
         _lock(Series.objects.filter(study_id__in=ids))
