@@ -13,7 +13,7 @@ import pytest
 from archive.indexing import store_file
 from archive.models import InstanceSource
 from netjobs.listeners.manager import ListenerManager
-from netjobs.models import Association, Listener
+from netjobs.models import Association, DimseMessage, Listener
 from tests.archive_helpers import make_object
 from tests.peers import DCMTK_ENV, free_port, require_tool
 
@@ -89,7 +89,14 @@ def test_patient_root_each_level(port: int) -> None:
 
 
 def test_a_patient_level_query_in_study_root_is_refused(port: int) -> None:
+    from netjobs.dicom.status import DimseStatus
+    from tests.listener_helpers import settled
     assert findscu(port, "-S", "QueryRetrieveLevel=PATIENT", "PatientID") == []
+    listener = Listener.objects.get(port=port)
+    settled(listener, 1)  # findscu exits 0 on a refusal too: the response says it
+    statuses = list(DimseMessage.objects.filter(
+        association__listener=listener, command="C-FIND-RSP").values_list("status", flat=True))
+    assert statuses == [DimseStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
 
 
 def test_find_responses_honour_cancel_and_bad_identifiers(db: Any, settings: Any,

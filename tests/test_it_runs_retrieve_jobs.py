@@ -227,15 +227,22 @@ def test_move_from_dcmqrscp_to_storescp_sends_the_loaded_bytes(
         ae = remote_ae(ae_title=peer.ae_title, port=peer.port)
         job = run_job(operator, "move", {"ae": ae.pk, "level": "STUDY",
                                          "study_instance_uid": STUDY_A, "destination": "DEST"})
-        arrived = {uid_of(p): p for p in (tmp_path / "storescp-in").iterdir()}
-        # the job's own DCMTK command line does the same
+        inbox = tmp_path / "storescp-in"
+        arrived = {uid_of(p): p.read_bytes() for p in inbox.iterdir()}
+        for path in inbox.iterdir():
+            path.unlink()
+        # the job's own DCMTK command line does the same (movescu exits 0 even when the
+        # move fails, so what arrives is the check)
         oracle = subprocess.run(command(operator, job, "DCMTK"), env=DCMTK_ENV,
                                 capture_output=True, text=True, timeout=60)
+        by_oracle = {uid_of(p): p.read_bytes() for p in inbox.iterdir()}
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert set(arrived) == set(moved)
     for uid, source in moved.items():
-        assert after_meta(arrived[uid].read_bytes()) == after_meta(source.read_bytes())
+        assert after_meta(arrived[uid]) == after_meta(source.read_bytes())
     assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+    assert set(by_oracle) == set(moved), oracle.stdout + oracle.stderr
+    assert all(after_meta(by_oracle[uid]) == after_meta(arrived[uid]) for uid in moved)
     assert job.result["completed"] == 3 and job.result["failed"] == 0
     assert job.result["status"] == DimseStatus.SUCCESS and job.result["destination"] == "DEST"
     assert job.counters == {"completed": 3, "failed": 0, "warning": 0}

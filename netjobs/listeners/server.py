@@ -44,6 +44,7 @@ from netjobs.listeners.handlers import (
     on_c_store,
     refuse_c_store,
 )
+from netjobs.listeners.pdu_limit import limit_pdu_length, pdu_bound
 from netjobs.listeners.retrieve import (
     RetrieveSettings,
     add_error_comments,
@@ -248,6 +249,7 @@ class RecordingRequestHandler(RequestHandler):
                 return
             assoc = self._create_association()
             assoc._console_recorder = recorder  # type: ignore[attr-defined]
+            limit_pdu_length(assoc, recorder, pdu_bound(self.server.ae.maximum_pdu_size))
             add_error_comments(assoc)
             serve_one_at_a_time(assoc)
             evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
