@@ -103,7 +103,9 @@ def test_an_oversized_pdu_aborts_only_that_association(manager: ListenerManager)
     ae.add_requested_context(Verification)
     assoc = ae.associate("127.0.0.1", listener.port, ae_title="CONSOLE")
     assert assoc.is_established
-    assoc.dul.socket.socket.sendall(struct.pack(">BBL", 0x04, 0, (1 << 30) + 1) + b"\0" * 64)
+    raw = assoc.dul.socket.socket if assoc.dul.socket is not None else None
+    assert raw is not None
+    raw.sendall(struct.pack(">BBL", 0x04, 0, (1 << 30) + 1) + b"\0" * 64)
     deadline = time.monotonic() + 5
     while not assoc.is_aborted and time.monotonic() < deadline:
         time.sleep(0.05)

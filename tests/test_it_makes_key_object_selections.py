@@ -14,7 +14,8 @@ from tests.archive_helpers import corpus
 from tests.peers import require_tool
 
 
-def test_a_kos_for_a_study_is_valid(db: Any, tmp_path: Path) -> None:
+def test_a_kos_for_a_study_is_valid(db: Any, tmp_path: Path, settings: Any) -> None:
+    settings.STORAGE_ROOT = tmp_path / "storage"  # not the shared one: nothing left behind
     for name in ("693_UNCI.dcm", "693_J2KR.dcm"):
         store_file(corpus(name), source=InstanceSource.PATH_IMPORT)
     study = Study.objects.get()

@@ -428,8 +428,9 @@ def test_the_listener_refuses_a_report_nobody_waits_for(
 
 # --- form and command lines ---------------------------------------------------------------
 @pytest.mark.django_db  # not transactional: the on-commit enqueueing is captured, not run
-def test_form_and_command_line(operator: User, remote_ae: Any, tmp_path: Path,
+def test_form_and_command_line(operator: User, remote_ae: Any, tmp_path: Path, settings: Any,
                                django_capture_on_commit_callbacks: Any) -> None:
+    settings.STORAGE_ROOT = tmp_path / "storage"  # not the shared one: nothing left behind
     study = archive_study(tmp_path / "made", count=1)
     ae = remote_ae(ae_title="ARCHIVE", port=11112)
     client = logged_in(operator)

@@ -388,7 +388,9 @@ def test_ian_with_a_called_ae_title_the_peer_rejects(
 # --- forms and command lines --------------------------------------------------------------
 @pytest.mark.django_db  # not transactional: the on-commit enqueueing is captured, not run
 def test_forms_prefill_and_command_lines(operator: User, remote_ae: Any, tmp_path: Path,
+                                         settings: Any,
                                          django_capture_on_commit_callbacks: Any) -> None:
+    settings.STORAGE_ROOT = tmp_path / "storage"  # not the shared one: nothing left behind
     study = archive_study(tmp_path / "made", with_report=False)
     ae = remote_ae(ae_title="RIS", port=11112)
     client = logged_in(operator)
@@ -404,7 +406,7 @@ def test_forms_prefill_and_command_lines(operator: User, remote_ae: Any, tmp_pat
         assert refused.status_code == 422
         client.post("/jobs/new/ian/", {"ae": ae.pk, "studies": f"{study.pk}"})
     mpps_job, ian_job = Job.objects.order_by("pk")
-    folder = Path(os.environ["STORAGE_ROOT"]).resolve()
+    folder = (tmp_path / "storage").resolve()
     commands = client.get(f"/api/jobs/{mpps_job.pk}").json()["commands"]
     (command,) = commands
     assert command["tool_set"] == "dcm4che"

@@ -382,7 +382,8 @@ def test_peer_down_and_parallel_associations(celery_worker_process: Path, operat
     job = wait_for_job(create_job("store", {"ae": down.pk, "studies": study_ids(instances)},
                                   owner=operator), seconds=60)
     assert job.status == JobStatus.FAILED and job.result["sent"] == 0
-    assert all("not sent" in m for m in job.items.values_list("message", flat=True))
+    messages = list(job.items.values_list("message", flat=True))
+    assert len(messages) == 9 and all("not sent" in m for m in messages), messages
     scp, port = flaky
     ae = remote_ae(ae_title="FLAKY", port=port)
     job = wait_for_job(create_job("store", {"ae": ae.pk, "studies": study_ids(instances),
