@@ -346,6 +346,8 @@ def test_a_viewer_sees_the_requests_and_their_results(viewer: User,
     listing = client.get("/commitments/").content.decode()
     assert commitment.transaction_uid in listing and "MODALITY" in listing
     assert f"/commitments/{commitment.pk}/" in listing
+    # counted by the database: 1 of 2 committed, 1 failed
+    assert "<td>1 <small>of 2</small></td>\n    <td>1</td>" in listing, listing
 
     detail = client.get(f"/commitments/{commitment.pk}/").content.decode()
     instance = Instance.objects.select_related("series__study").get()

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.views.generic import DetailView, ListView
 
 from archive.models import Instance
+from console.dbfunctions import JSONArrayLength
 from console.roles import Role, RoleRequiredMixin
 from netjobs.dicom.status import StatusInfo, describe_status
 from netjobs.listeners.commitment import describe_failure_reason
@@ -91,8 +92,12 @@ class CommitmentListView(RoleRequiredMixin, ListView):
         return calling, status if status in CommitmentStatus.values else ""
 
     def get_queryset(self) -> QuerySet[CommitmentRequest]:
-        queryset = CommitmentRequest.objects.select_related("listener").order_by(
-            "-requested_at", "-pk")
+        queryset = (CommitmentRequest.objects.select_related("listener")
+                    .defer("references", "committed", "failed")
+                    .annotate(reference_count=JSONArrayLength("references"),
+                              committed_count=JSONArrayLength("committed"),
+                              failed_count=JSONArrayLength("failed"))
+                    .order_by("-requested_at", "-pk"))
         calling, status = self.filters()
         if calling:
             queryset = queryset.filter(calling_ae_title__icontains=calling)
