@@ -452,3 +452,29 @@ def test_form_and_command_line(operator: User, remote_ae: Any, tmp_path: Path, s
     assert command["command"].startswith(
         "stgcmtscu -c ARCHIVE@127.0.0.1:11112 -b DICOMCONSOLE --keep-alive ")
     assert study.study_instance_uid in command["command"]
+
+
+@pytest.mark.django_db
+def test_the_command_line_binds_a_quoted_title_to_the_report_listener(
+        remote_ae: Any, settings: Any, tmp_path: Path) -> None:
+    """An AE title with a space is quoted once, with the listener's port, and a TLS peer
+    gets --tls: checked by parsing the line as a shell would."""
+    import shlex
+
+    from netjobs.models import AEKind, ApplicationEntity, Listener, ListenerStatus
+    from netjobs.operations.commitment.kind import command_lines
+    from netjobs.operations.commitment.params import CommitmentParams
+    local = ApplicationEntity.objects.create(kind=AEKind.LOCAL, ae_title="MY AE",
+                                             host="127.0.0.1", port=11190)
+    Listener.objects.create(name="reports", ae_title="MY AE", port=11190,
+                            storage_commitment=True, status=ListenerStatus.RUNNING)
+    ae = remote_ae(ae_title="ARCHIVE", port=11112, tls_enabled=True)
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    study = archive_study(tmp_path / "made", count=1)
+    params = CommitmentParams.model_validate({
+        "ae": ae.pk, "calling_ae": local.pk, "study": study.pk, "report_on": "listener",
+        "timeout": 30})
+    (line,) = command_lines(params)
+    words = shlex.split(line.command)
+    assert words[:6] == ["stgcmtscu", "-c", "ARCHIVE@127.0.0.1:11112", "-b", "MY AE:11190",
+                         "--tls"]

@@ -69,7 +69,8 @@ def test_the_whole_workflow_with_a_kos(celery_worker_process: Path, operator: Us
     commitment = CommitmentRequest.objects.get()
     assert len(commitment.committed) == 4 and commitment.failed == []
     page = logged_in(operator).get(job.get_absolute_url()).content.decode()
-    assert "modality --mpps-late --stgcmt -b DICOMCONSOLE -c PACS@127.0.0.1" in page
+    assert f"modality --mpps-late --stgcmt -c PACS@127.0.0.1:{listener.port} -b DICOMCONSOLE " \
+        in page
 
 
 def test_a_failed_kos_step_makes_the_job_partial(operator: User, remote_ae: Any,

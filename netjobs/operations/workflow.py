@@ -26,6 +26,7 @@ from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, ItemOutcome, Job, JobStatus, LogLevel
 from netjobs.operations.commitment import STGCMT_KIND, CommitmentParams, ReportOn
 from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.ian.nservice import dcm4che_connection
 from netjobs.operations.kos import DOCUMENT_TITLES, key_object_selection, write_part10
 from netjobs.operations.mpps import MPPS_KIND, MppsAction, MppsParams
 from netjobs.operations.store.kind import STORE_KIND
@@ -216,9 +217,8 @@ def command_lines(params: WorkflowParams) -> list[CommandLine]:
     if params.kos_title:  # dcm4che's mkkos makes the document first
         lines.append(CommandLine("dcm4che", f"mkkos --title {params.kos_title} -o "
                                             f"{study_folder}/KOS.dcm {study_folder}"))
-    peer = shlex.quote(f"{remote.ae_title}@{remote.host}:{remote.port}")
-    lines.append(CommandLine("dcm4che", f"modality --mpps-late --stgcmt -b "
-                                        f"{shlex.quote(calling)} -c {peer} {study_folder}"))
+    lines.append(CommandLine("dcm4che", "modality --mpps-late --stgcmt "
+                                        f"{dcm4che_connection(remote, calling)} {study_folder}"))
     return lines
 
 

@@ -257,7 +257,7 @@ def command_lines(params: CommitmentParams) -> list[CommandLine]:
     listeners = report_listeners(calling) if params.report_on != ReportOn.SAME_ASSOCIATION \
         else []
     bind = f"{calling}:{listeners[0].port}" if listeners else calling
-    connection = dcm4che_connection(remote, calling).replace(f"-b {calling}", f"-b {bind}")
+    connection = dcm4che_connection(remote, calling, bind)
     keep = " --keep-alive" if params.report_on != ReportOn.LISTENER else ""
     return [CommandLine("dcm4che", f"stgcmtscu {connection}{keep} {command_files(params)}")]
 

@@ -81,7 +81,9 @@ def no_answer_reason(assoc: PynetdicomAssociation, recorder: AssociationRecorder
         or explain_connection_lost()
 
 
-def dcm4che_connection(remote: ApplicationEntity, calling: str) -> str:
+def dcm4che_connection(remote: ApplicationEntity, calling: str, bind: str | None = None) -> str:
+    """dcm4che's ``-c`` (the peer), ``-b`` (our AE title, or ``bind``: AET:port when the
+    tool must listen too) and ``--tls`` options."""
     tls = " --tls" if remote.tls_enabled else ""
     peer = shlex.quote(f"{remote.ae_title}@{remote.host}:{remote.port}")
-    return f"-c {peer} -b {shlex.quote(calling)}{tls}"
+    return f"-c {peer} -b {shlex.quote(bind or calling)}{tls}"
