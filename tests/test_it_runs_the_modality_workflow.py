@@ -100,6 +100,41 @@ def test_a_failed_kos_step_makes_the_job_partial(operator: User, remote_ae: Any,
     assert "No space left" in job.result["steps"][1]["detail"]
 
 
+def test_the_step_list_stays_live_while_the_commitment_waits(
+        operator: User, remote_ae: Any, manager: ListenerManager, settings: Any,
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """The MPPS and commitment kinds run inside the workflow add to its result: while the
+    report is awaited, the job page still has every step so far (run in this process to
+    look at the job at that moment)."""
+    from netjobs.models import Job
+    from netjobs.operations.commitment import kind as commitment_kind
+    settings.STORAGE_ROOT = tmp_path / "storage"
+    listener = make_listener(mpps=True, storage_commitment=True, ae_title="PACS",
+                             duplicate_policy="keep")
+    manager.reconcile()
+    study = archive_study(tmp_path / "study", count=2)
+    ae = remote_ae(ae_title="PACS", port=listener.port)
+    seen: list[dict[str, Any]] = []
+    waiting = commitment_kind.begin_waiting
+
+    def look(ctx: Any, *args: Any) -> None:
+        waiting(ctx, *args)
+        seen.append(Job.objects.get(pk=ctx.job.pk).result)
+
+    monkeypatch.setattr(commitment_kind, "begin_waiting", look)
+    job = create_job("workflow", {"ae": ae.pk, "study": study.pk,
+                                  "report_on": "same_association"}, owner=operator)
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, (job.error, job.result)
+    (during,) = seen
+    assert [(s["step"].split(" ")[0], s["status"]) for s in during["steps"]] == [
+        ("MPPS", "succeeded"), ("C-STORE", "succeeded"), ("MPPS", "succeeded"),
+        ("Storage", "running")]
+    assert during["mpps_instance_uid"] == job.result["mpps_instance_uid"]
+    assert during["awaiting_report"] is True
+
+
 def test_a_refused_step_sends_nothing(celery_worker_process: Path, operator: User,
                                       remote_ae: Any, manager: ListenerManager,
                                       settings: Any, tmp_path: Path) -> None:

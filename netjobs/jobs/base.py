@@ -114,6 +114,12 @@ class JobContext:
             fields["progress_total"] = total
         Job.objects.filter(pk=self.job.pk).update(**fields)
 
+    def update_result(self, **fields: Any) -> None:
+        """Merge ``fields`` into the job's result and save it (a live result, read while the
+        job runs; a kind run inside another, as in the workflow, adds to it)."""
+        self.job.result = {**self.job.result, **fields}
+        Job.objects.filter(pk=self.job.pk).update(result=self.job.result)
+
     def add_counters(self, **increments: int) -> None:
         counters = dict(self.job.counters)
         for name, amount in increments.items():

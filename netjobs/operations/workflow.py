@@ -23,7 +23,7 @@ from archive.models import Instance, InstanceSource, Study
 from archive.storage import absolute_path
 from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOutcome
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
-from netjobs.models import ApplicationEntity, ItemOutcome, Job, JobStatus, LogLevel
+from netjobs.models import ApplicationEntity, ItemOutcome, JobStatus, LogLevel
 from netjobs.operations.commitment import STGCMT_KIND, CommitmentParams, ReportOn
 from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
 from netjobs.operations.ian.nservice import dcm4che_connection
@@ -76,7 +76,7 @@ class Steps:
         self.rows: list[dict[str, Any]] = []
 
     def _save(self) -> None:
-        Job.objects.filter(pk=self.ctx.job.pk).update(result={"steps": self.rows})
+        self.ctx.update_result(steps=self.rows)
 
     def run(self, name: str, action: Callable[[], JobOutcome]) -> JobOutcome:
         self.rows.append({"step": name, "status": JobStatus.RUNNING.value, "detail": ""})

@@ -30,7 +30,7 @@ from netjobs.listeners.commitment_reports import (
     parse_report,
     stored_report,
 )
-from netjobs.models import ApplicationEntity, Job, Listener, ListenerStatus, ReportRoute
+from netjobs.models import ApplicationEntity, Listener, ListenerStatus, ReportRoute
 from netjobs.operations.commitment.params import CommitmentParams, Reference, ReportOn
 from netjobs.operations.ian.nservice import N_SERVICE_SYNTAXES, Answer, answer_of, no_answer_reason
 
@@ -161,8 +161,7 @@ def begin_waiting(ctx: JobContext, transaction_uid: str, params: CommitmentParam
                               "instances_requested": count}
     if params.store_job is not None:
         result["store_job"] = params.store_job
-    ctx.job.result = result
-    Job.objects.filter(pk=ctx.job.pk).update(result=result)
+    ctx.update_result(**result)
 
 
 @dataclass(frozen=True)

@@ -241,8 +241,7 @@ def run(ctx: JobContext, params: MppsParams) -> JobOutcome:
     uid = params.mpps_instance_uid or generate_uid()
     step_id = params.performed_procedure_step_id or f"PPS-{ctx.job.pk:010d}"[-16:]
     requests = requests_for(params, study, calling, step_id)
-    ctx.job.result = {"mpps_instance_uid": uid}
-    type(ctx.job).objects.filter(pk=ctx.job.pk).update(result=ctx.job.result)
+    ctx.update_result(mpps_instance_uid=uid)
     ctx.set_progress(0, len(requests))
     planned = ", ".join(f"{r.operation} {r.status}" for r in requests)
     ctx.log(f"Step {uid} (ID {step_id}): {planned} to {remote.ae_title} at "
