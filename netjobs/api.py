@@ -1,4 +1,4 @@
-"""REST endpoints for Application Entities and jobs (mounted under /api/)."""
+"""REST endpoints for Application Entities (mounted under /api/); jobs are in jobs/api.py."""
 
 
 from typing import Any
@@ -14,7 +14,6 @@ from netjobs.models import AEKind, ApplicationEntity
 
 router = Router()
 ADMINISTRATORS = roles(Role.ADMINISTRATOR)
-OPERATORS = roles(Role.OPERATOR)
 
 # --- Application Entities ---------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from io import BytesIO
 
 from pydicom.filereader import read_dataset
 
-from netjobs.operations.store.pdata import command_set, fragment_spans, pdus
+from netjobs.operations.store.pdata import command_set, fragment_spans, pdu_parts
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -23,7 +23,8 @@ def parse(pdu: bytes) -> tuple[int, int, bytes]:
 def test_pdvs_respect_the_maximum_and_carry_the_right_headers() -> None:
     command = command_set(CT, "1.2.3.4", 7)
     data = bytes(range(256)) * 1200  # 307200 bytes
-    framed = list(pdus(3, command, iter([data[:100000], data[100000:]]), 16384))
+    framed = [header + bytes(fragment) for header, fragment in
+              pdu_parts(3, command, iter([data[:100000], data[100000:]]), 16384)]
     parsed = [parse(p) for p in framed]
     assert all(len(p) - 6 <= 16384 for p in framed)
     assert parsed[0][:2] == (3, 0x03) and parsed[0][2] == command  # command, last fragment

@@ -79,6 +79,7 @@ class AssociationRecorder:
         self._acse_timeout = acse_timeout
         self._limit = settings.ASSOCIATION_MAX_RECORDED_MESSAGES
         self._negotiation_saved = False
+        self._finished = False
         self.assoc: PynetdicomAssociation | None = None  # once connected
         self.record = Association.objects.create(
             job=job,
@@ -307,7 +308,7 @@ class AssociationRecorder:
     def finish(self) -> Association:
         """Work out how the association ended and store everything collected (once)."""
         with self._lock:
-            if getattr(self, "_finished", False):
+            if self._finished:
                 return self.record
             self._finished = True
             state = self._state

@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 COMMITMENT_KIND = "stgcmt"
 EVENT_ALL_COMMITTED = 1  # Event Type IDs, PS3.4 Table J.3-2
 EVENT_FAILURES_EXIST = 2
-NO_SUCH_EVENT_TYPE = 0x0113  # N-EVENT-REPORT failure status (PS3.7 Annex C)
 
 # Keys of a storage commitment job's ``result`` shared with this module.
 TRANSACTION_UID = "transaction_uid"
@@ -148,7 +147,7 @@ def parse_report(information: Dataset, event_type_id: int | None, route: ReportR
     """The report of an N-EVENT-REPORT; raises ReportRefused with the status to answer. A Failed
     SOP Sequence item without a Failure Reason counts as a processing failure."""
     if event_type_id not in (EVENT_ALL_COMMITTED, EVENT_FAILURES_EXIST):
-        raise ReportRefused(NO_SUCH_EVENT_TYPE,
+        raise ReportRefused(DimseStatus.NO_SUCH_EVENT_TYPE,
                             f"Event Type ID {event_type_id} is neither 1 nor 2")
     try:
         transaction_uid = _single_uid(information, "TransactionUID",

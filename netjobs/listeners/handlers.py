@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     PatientRootQueryRetrieveInformationModelFind,
 )
@@ -90,8 +89,3 @@ def on_c_find(event: Any) -> Iterator[tuple[int, Any]]:
 
 def on_c_echo(event: Any) -> int:
     return DimseStatus.SUCCESS
-
-
-def on_association_end(event: Any) -> None:
-    """The association thread is done with the database."""
-    connection.close()

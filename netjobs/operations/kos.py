@@ -9,10 +9,10 @@ from pathlib import Path
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pynetdicom.sop_class import KeyObjectSelectionDocumentStorage  # type: ignore[attr-defined]
 
 from archive.models import Instance, Study
 
-KEY_OBJECT_SELECTION_STORAGE = "1.2.840.10008.5.1.4.1.1.88.59"
 # Document titles of CID 7010 the operator may choose from.
 DOCUMENT_TITLES = {
     "113000": "Of Interest",
@@ -36,7 +36,7 @@ def key_object_selection(study: Study, instances: list[Instance], title: str = "
     patient = study.patient
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = KEY_OBJECT_SELECTION_STORAGE
+    ds.SOPClassUID = KeyObjectSelectionDocumentStorage
     ds.SOPInstanceUID = generate_uid()
     ds.PatientName = patient.patient_name
     ds.PatientID = patient.patient_id

@@ -85,12 +85,6 @@ def command_set(sop_class: str, sop_instance: str, message_id: int) -> bytes:
     return _element(CommandElement.GROUP_LENGTH, struct.pack("<L", len(body))) + body
 
 
-def pdus(context_id: int, command: bytes, data: Iterator[bytes], max_pdu: int) -> Iterator[bytes]:
-    """P-DATA-TF PDUs, one PDV each, no larger than the peer's maximum PDU length."""
-    for header, fragment in pdu_parts(context_id, command, data, max_pdu):
-        yield header + bytes(fragment)
-
-
 def pdu_parts(context_id: int, command: bytes, data: Iterator[bytes],
               max_pdu: int) -> Iterator[tuple[bytes, memoryview]]:
     """Each PDU as its 12 header bytes (PDU and PDV item headers) and its fragment."""
