@@ -16,6 +16,7 @@ from django.conf import settings
 
 CHUNK = 1024 * 1024
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_VERSION = re.compile(r"^[0-9a-f]{1,16}$")  # a write's own token (secrets.token_hex)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ def relative_path_for(study_uid: str, series_uid: str, sop_instance_uid: str,
     writers of one SOP instance (a resend racing a delete, two senders at once) never
     share a file name: the index row names the one file that is current."""
     bucket = hashlib.sha256(study_uid.encode()).hexdigest()[:2]
-    name = _component(sop_instance_uid) + (f".{_component(version)}" if version else "")
+    tag = version if _VERSION.match(version) else _component(version)
+    name = _component(sop_instance_uid) + (f".{tag}" if version else "")
     return "/".join((bucket, _component(study_uid), _component(series_uid), name)) + ".dcm"
 
 

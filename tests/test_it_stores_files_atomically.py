@@ -50,6 +50,9 @@ def test_a_stored_file_is_complete_and_durable(db: Any) -> None:
 def test_storage_paths_cannot_escape_the_root() -> None:
     relative = relative_path_for("../../etc", "x/../../y", "passwd")
     assert ".." not in relative
+    # a write's token is kept as it is; anything else in its place is made safe
+    assert relative_path_for("1.2", "1.3", "1.4", "0a1b2c3d").endswith("/1.4.0a1b2c3d.dcm")
+    assert ".." not in relative_path_for("1.2", "1.3", "1.4", "../../x")
     for escaping in ("../outside.dcm", "/etc/passwd", "ab/../../outside.dcm", "", "."):
         with pytest.raises(ValueError):
             absolute_path(escaping)
