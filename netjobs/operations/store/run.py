@@ -69,18 +69,20 @@ class StoreParams(BaseModel):
 
 
 def items_of(params: StoreParams) -> list[SendItem]:
+    """What the job sends; with ``only`` (retry failed only), just those items, and no other
+    file's meta header is read."""
+    wanted = set(params.only) if params.only else None
     if params.path is not None:
-        items = list(folder_items(Path(params.path)))
+        items = list(folder_items(Path(params.path), only=wanted))
     elif params.upload is not None:
         folder = staged_upload_dir(params.upload)
         if folder is None:
             raise JobFailed(f"The upload {params.upload} is gone.")
-        items = list(folder_items(folder, allowed=[upload_root()]))
+        items = list(folder_items(folder, allowed=[upload_root()], only=wanted))
     else:
         items = archive_items(studies=params.studies, series=params.series,
                               instances=params.instances)
-    if params.only:
-        wanted = set(params.only)
+    if wanted is not None:
         items = [item for item in items if item.name in wanted]
     return items
 

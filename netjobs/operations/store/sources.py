@@ -4,7 +4,7 @@ and transfer syntax (read from the index, or from the file's meta information)."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,18 +59,23 @@ def file_item(path: Path, name: str) -> SendItem:
                     path.stat().st_size)
 
 
-def folder_items(root: Path, allowed: list[Path] | None = None) -> Iterator[SendItem]:
+def folder_items(root: Path, allowed: list[Path] | None = None,
+                 only: Collection[str] | None = None) -> Iterator[SendItem]:
     """Every file under ``root`` (or ``root`` itself), never following links outside the
-    allowed roots."""
+    allowed roots; with ``only``, just the files of those names (nothing else is read)."""
     roots = allowed if allowed is not None else import_roots()
     if root.is_file():
-        yield file_item(root, root.name)
+        resolved = root.resolve()
+        yield file_item(resolved, root.name) if is_under(resolved, roots) else SendItem(
+            root.name, None, problem="skipped: a link to outside the allowed folders")
         return
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
         for file_name in sorted(files):
             path = Path(folder) / file_name
             shown = str(path.relative_to(root))
+            if only is not None and shown not in only:
+                continue
             resolved = path.resolve()
             if not is_under(resolved, roots):
                 yield SendItem(shown, None, problem="skipped: a link to outside the allowed "
