@@ -25,7 +25,6 @@ from pydicom.uid import RE_VALID_UID
 from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
 
 from netjobs.dicom.status import DimseStatus
-from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.retrieve import set_failure_comment
 from netjobs.models import Job, JobLogEntry, JobStatus, LogLevel, ReportRoute
 
@@ -225,7 +224,6 @@ def stop_awaiting(job_id: int) -> CommitmentReport | None:
 # --- the pynetdicom adapter ---------------------------------------------------------------
 def on_n_event_report(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
     """EVT_N_EVENT_REPORT of a listener: a storage commitment result for a console job."""
-    usable_connection()
     assoc = event.assoc
     calling = str(assoc.requestor.ae_title).strip()
     message_id = event.request.MessageID

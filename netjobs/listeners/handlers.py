@@ -17,7 +17,6 @@ from archive.indexing import DuplicateRejected, IndexCache, SopClassMismatch, st
 from archive.models import DuplicatePolicy
 from archive.reading import FileRejected
 from netjobs.dicom.status import DimseStatus
-from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.query import QueryError, find
 from netjobs.models import Job
 
@@ -55,7 +54,6 @@ def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
 
 
 def on_c_store(event: Any, settings: StoreSettings) -> int:
-    usable_connection()
     return store_instance(event.encoded_dataset(), str(event.context.abstract_syntax),
                           event.assoc.requestor.ae_title, settings)
 
@@ -81,7 +79,6 @@ def find_responses(identifier: Any, root: str, cancelled: Any) -> Iterator[tuple
 
 
 def on_c_find(event: Any) -> Iterator[tuple[int, Any]]:
-    usable_connection()
     model = event.request.AffectedSOPClassUID
     root = "PATIENT" if model == PatientRootQueryRetrieveInformationModelFind else "STUDY"
     yield from find_responses(event.identifier, root, lambda: event.is_cancelled)

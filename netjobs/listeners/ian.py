@@ -15,7 +15,6 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from netjobs.dicom.status import DimseStatus
-from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import (
     Refusal,
     attribute_document,
@@ -132,7 +131,6 @@ def receive_notification(attributes: Dataset, sop_instance_uid: str | None,
 
 
 def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    usable_connection()
     try:
         requested = event.request.AffectedSOPInstanceUID
         calling = str(event.assoc.requestor.ae_title).strip()

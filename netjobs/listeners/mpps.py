@@ -17,7 +17,6 @@ from pydicom.uid import generate_uid
 from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
 
 from netjobs.dicom.status import DimseStatus
-from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import (
     Refusal,
     attribute_document,
@@ -190,7 +189,6 @@ def _answer_failure(event: Any, result: StepResult, listener_id: int, operation:
 
 
 def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    usable_connection()
     try:
         requested = event.request.AffectedSOPInstanceUID
         attributes = event.attribute_list
@@ -207,7 +205,6 @@ def on_n_create(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
 
 
 def on_n_set(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    usable_connection()
     try:
         if event.request.RequestedSOPClassUID != ModalityPerformedProcedureStep:
             return DimseStatus.NO_SUCH_SOP_CLASS, None

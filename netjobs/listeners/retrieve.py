@@ -31,7 +31,6 @@ from netjobs.dicom.explain import Peer
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus
 from netjobs.dicom.tls import client_context
-from netjobs.listeners.connections import usable_connection
 from netjobs.models import ApplicationEntity, AssociationRole
 
 logger = logging.getLogger(__name__)
@@ -254,7 +253,6 @@ def _too_many(assoc: Any, message_id: int, count: int) -> bool:
 
 
 def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
-    usable_connection()
     request = event.request
     assoc = event.assoc
     title = str(request.MoveDestination or "").strip()
@@ -316,7 +314,6 @@ def on_c_move(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
 
 
 def on_c_get(event: Any, settings: RetrieveSettings) -> Iterator[Any]:
-    usable_connection()
     request = event.request
     patient_root = request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelGet
     try:

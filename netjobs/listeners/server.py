@@ -37,6 +37,7 @@ from netjobs.dicom.sockets import ConsoleAE, set_tcp_nodelay
 from netjobs.dicom.status import DimseStatus
 from netjobs.dicom.tls import resolve_tls_file
 from netjobs.listeners import commitment, commitment_reports, ian, mpps
+from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.handlers import (
     StoreSettings,
     on_c_echo,
@@ -212,7 +213,8 @@ def _closing_database_connection(run: Any) -> Any:
 
 def serve_one_at_a_time(assoc: Any) -> None:
     """Let another thread send on the association (a storage commitment report) without
-    racing a request being served: ``assoc._console_serving`` is held while serving.
+    racing a request being served: ``assoc._console_serving`` is held while serving. Each
+    request also starts with a usable database connection for its handler.
 
     A request already taken off the queue waits for the lock marked as paused, so
     pynetdicom's ``send_*`` (which waits for the reactor to pause) goes ahead, and the
@@ -223,6 +225,7 @@ def serve_one_at_a_time(assoc: Any) -> None:
     def serve_request(message: Any, context_id: int) -> None:
         assoc._is_paused = True
         with lock:
+            usable_connection()  # every handler's database work runs inside this call
             serve(message, context_id)
 
     assoc._serve_request = serve_request

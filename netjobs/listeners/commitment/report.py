@@ -34,7 +34,6 @@ from netjobs.listeners.commitment.requests import (
     check_action,
     parse_request,
 )
-from netjobs.listeners.connections import usable_connection
 from netjobs.listeners.notification_data import Refusal
 from netjobs.listeners.retrieve import set_failure_comment
 from netjobs.models import (
@@ -287,7 +286,6 @@ def start_report(event: Any, commitment: CommitmentRequest, references: list[Ref
 
 
 def on_n_action(event: Any, listener_id: int) -> tuple[int, Dataset | None]:
-    usable_connection()
     calling = _calling_ae_title(event)
     commitment: CommitmentRequest | None = None
     try:
