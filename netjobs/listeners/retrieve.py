@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 from pynetdicom import evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -27,6 +27,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from archive.models import Instance
 from archive.storage import absolute_path
+from netjobs.dicom.contexts import MAX_CONTEXTS, UNCOMPRESSED, contexts_by_class
 from netjobs.dicom.explain import Peer
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus
@@ -35,10 +36,7 @@ from netjobs.models import ApplicationEntity, AssociationRole
 
 logger = logging.getLogger(__name__)
 
-MAX_CONTEXTS = 128  # PS3.8: odd context IDs 1..255
 MAX_SUB_OPERATIONS = 65535  # the counts in the responses are US
-UNCOMPRESSED = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, "1.2.840.10008.1.2.2",
-                "1.2.840.10008.1.2.1.99"}
 
 
 class RetrieveError(ValueError):
@@ -109,25 +107,10 @@ def move_destination(ae_title: str) -> ApplicationEntity | None:
 
 
 def plan_contexts(instances: list[StoredInstance]) -> list[tuple[str, list[str]]]:
-    """Presentation contexts for sending ``instances`` (like dcmsend): each SOP class with
-    its instances' own transfer syntaxes, plus an uncompressed fallback, at most 128."""
-    contexts: list[tuple[str, list[str]]] = []
-    seen: set[tuple[str, str]] = set()
-    for item in instances:
-        own = item.transfer_syntax_uid
-        wanted = [(item.sop_class_uid, own)] if own not in UNCOMPRESSED else []
-        wanted.append((item.sop_class_uid, "uncompressed"))
-        for key in wanted:
-            if key in seen:
-                continue
-            seen.add(key)
-            if key[1] == "uncompressed":
-                syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
-                if own in UNCOMPRESSED and own not in syntaxes:
-                    syntaxes.insert(0, UID(own))
-                contexts.append((key[0], [str(s) for s in syntaxes]))
-            else:
-                contexts.append((key[0], [own]))
+    """Presentation contexts for sending ``instances`` (like dcmsend, as store jobs do):
+    each SOP class with its instances' own syntaxes plus an uncompressed fallback, at most
+    128."""
+    contexts = contexts_by_class((i.sop_class_uid, i.transfer_syntax_uid) for i in instances)
     if len(contexts) > MAX_CONTEXTS:
         logger.warning("retrieve needs %d presentation contexts; only %d are proposed",
                        len(contexts), MAX_CONTEXTS)

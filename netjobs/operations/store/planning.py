@@ -7,36 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-)
-
+from netjobs.dicom.contexts import MAX_CONTEXTS, Context, contexts_for_class
 from netjobs.operations.store.sources import SendItem
 
-MAX_CONTEXTS = 128  # PS3.8: context IDs are the odd numbers 1…255
-UNCOMPRESSED = frozenset(str(uid) for uid in (
-    ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian,
-    DeflatedExplicitVRLittleEndian))
-FALLBACK = [str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)]
-
-Context = tuple[str, list[str]]  # abstract syntax, proposed transfer syntaxes
+__all__ = ["MAX_CONTEXTS", "PlannedAssociation", "contexts_for_class", "plan", "split"]
 
 
 @dataclass
 class PlannedAssociation:
     contexts: list[Context] = field(default_factory=list)
     items: list[SendItem] = field(default_factory=list)
-
-
-def contexts_for_class(sop_class: str, syntaxes: set[str]) -> list[Context]:
-    """One context per compressed syntax of the class's instances, and one uncompressed
-    context (the instances' own uncompressed syntax first, then Explicit and Implicit LE)."""
-    compressed = sorted(s for s in syntaxes if s not in UNCOMPRESSED)
-    own = sorted(s for s in syntaxes if s in UNCOMPRESSED and s not in FALLBACK)
-    return [(sop_class, [s]) for s in compressed] + [(sop_class, own + FALLBACK)]
 
 
 def plan(items: Sequence[SendItem], max_contexts: int = MAX_CONTEXTS) -> list[PlannedAssociation]:

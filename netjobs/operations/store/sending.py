@@ -19,6 +19,7 @@ from pydicom import dcmread
 from pydicom.uid import UID
 
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
+from netjobs.dicom.contexts import UNCOMPRESSED
 from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import ApplicationEntity, ItemOutcome, Job
 from netjobs.operations.echo import why_no_response
@@ -28,7 +29,7 @@ from netjobs.operations.store.fastsend import (
     NotSendableAsStored,
     SendFailed,
 )
-from netjobs.operations.store.planning import UNCOMPRESSED, PlannedAssociation
+from netjobs.operations.store.planning import PlannedAssociation
 from netjobs.operations.store.sources import SendItem
 
 logger = logging.getLogger(__name__)
