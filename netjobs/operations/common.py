@@ -1,9 +1,10 @@
-"""Parameter pieces shared by the network job kinds."""
+"""Pieces shared by the network job kinds: parameter checks, the AEs they name."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
+from netjobs.jobs.base import JobFailed
 from netjobs.models import AEKind, ApplicationEntity
 
 
@@ -26,3 +27,17 @@ def calling_ae_title(local_ae_id: int | None) -> str:
     if local_ae_id is None:
         return str(settings.CONSOLE_AE_TITLE)
     return ApplicationEntity.objects.get(pk=local_ae_id, kind=AEKind.LOCAL).ae_title
+
+
+def remote_or_fail(ae_id: int) -> ApplicationEntity:
+    """The job's remote AE; the job fails if it was deleted after the job was created."""
+    remote = ApplicationEntity.objects.filter(pk=ae_id, kind=AEKind.REMOTE).first()
+    if remote is None:
+        raise JobFailed(f"The remote AE #{ae_id} no longer exists.")
+    return remote
+
+
+def ae_label(ae_id: int) -> str:
+    """The AE as a job's description names it, also once it is deleted."""
+    remote = ApplicationEntity.objects.filter(pk=ae_id).first()
+    return str(remote) if remote else f"AE #{ae_id}"

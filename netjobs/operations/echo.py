@@ -25,8 +25,14 @@ from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus, StatusInfo, describe_status
 from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOutcome
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
-from netjobs.models import AEKind, ApplicationEntity, Association, Job, JobStatus, LogLevel
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.models import ApplicationEntity, Association, Job, JobStatus, LogLevel
+from netjobs.operations.common import (
+    ae_label,
+    calling_ae_title,
+    local_ae_exists,
+    remote_ae_exists,
+    remote_or_fail,
+)
 
 
 class EchoParams(BaseModel):
@@ -132,16 +138,13 @@ def why_no_response(
 
 
 def describe(params: EchoParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    target = str(remote) if remote else f"AE #{params.ae}"
+    target = ae_label(params.ae)
     times = f" x{params.repeat}" if params.repeat > 1 else ""
     return f"C-ECHO{times} to {target}"
 
 
 def run(ctx: JobContext, params: EchoParams) -> JobOutcome:
-    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    remote = remote_or_fail(params.ae)
     calling = calling_ae_title(params.calling_ae)
     ctx.set_progress(0, params.repeat)
     ctx.log(f"Calling {remote.ae_title} at {remote.host}:{remote.port} as {calling}.")

@@ -25,7 +25,7 @@ from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOu
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, ItemOutcome, JobStatus, LogLevel
 from netjobs.operations.commitment import STGCMT_KIND, CommitmentParams, ReportOn
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.common import ae_label, calling_ae_title, local_ae_exists, remote_ae_exists
 from netjobs.operations.ian.nservice import dcm4che_connection
 from netjobs.operations.kos import DOCUMENT_TITLES, key_object_selection, write_part10
 from netjobs.operations.mpps import MPPS_KIND, MppsAction, MppsParams
@@ -180,8 +180,7 @@ def _outcome(steps: Steps, status: JobStatus, error: str, step_uid: str) -> JobO
 
 
 def describe(params: WorkflowParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    return f"Modality workflow for study #{params.study} with {remote or f'AE #{params.ae}'}"
+    return f"Modality workflow for study #{params.study} with {ae_label(params.ae)}"
 
 
 class WorkflowForm(JobForm):

@@ -47,9 +47,9 @@ from netjobs.operations.commitment.params import (
     instances_sent_by,
     selection,
 )
-from netjobs.operations.common import calling_ae_title
+from netjobs.operations.common import ae_label, calling_ae_title, remote_or_fail
 from netjobs.operations.ian.archived import study_folders
-from netjobs.operations.ian.nservice import dcm4che_connection, remote_or_fail
+from netjobs.operations.ian.nservice import dcm4che_connection
 
 COMMAND_LINE_FILES = 20  # more than this: the command line names them by count
 
@@ -145,8 +145,7 @@ def finished(ctx: JobContext, chosen: Selection, report: CommitmentReport,
 
 
 def describe(params: CommitmentParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    target = str(remote) if remote else f"AE #{params.ae}"
+    target = ae_label(params.ae)
     if params.study is not None:
         what = f"study #{params.study}"
     elif params.store_job is not None:

@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from netjobs.jobs.base import CommandLine, JobContext, JobKind, JobOutcome
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, JobStatus, LogLevel
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.common import (
+    ae_label,
+    calling_ae_title,
+    local_ae_exists,
+    remote_ae_exists,
+    remote_or_fail,
+)
 from netjobs.operations.connectivity.address import console_address, remote_configuration
 from netjobs.operations.connectivity.checks import (
     ABSENT_STUDY_UID,
@@ -26,7 +32,6 @@ from netjobs.operations.connectivity.checks import (
     move_to_self,
     probe_syntaxes,
 )
-from netjobs.operations.ian.nservice import remote_or_fail
 
 
 class ConnectivityParams(BaseModel):
@@ -105,8 +110,7 @@ def run(ctx: JobContext, params: ConnectivityParams) -> JobOutcome:
 
 
 def describe(params: ConnectivityParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    return f"Connectivity check of {remote if remote else f'AE #{params.ae}'}"
+    return f"Connectivity check of {ae_label(params.ae)}"
 
 
 class ConnectivityForm(JobForm):

@@ -24,7 +24,13 @@ from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOutcome
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, ItemOutcome, JobItem, JobStatus, Listener, LogLevel
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.common import (
+    ae_label,
+    calling_ae_title,
+    local_ae_exists,
+    remote_ae_exists,
+    remote_or_fail,
+)
 from netjobs.operations.ian.archived import (
     ArchivedStudy,
     StudyMissing,
@@ -38,7 +44,6 @@ from netjobs.operations.ian.nservice import (
     answer_of,
     dcm4che_connection,
     no_answer_reason,
-    remote_or_fail,
     valid_uid,
 )
 
@@ -194,8 +199,7 @@ def send_notifications(ctx: JobContext, assoc: PynetdicomAssociation,
 
 
 def describe(params: IanParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    target = str(remote) if remote else f"AE #{params.ae}"
+    target = ae_label(params.ae)
     count = len(params.studies)
     return f"IAN of {count} stud{'y' if count == 1 else 'ies'} to {target}"
 

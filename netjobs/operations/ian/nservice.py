@@ -14,8 +14,7 @@ from pynetdicom.association import Association as PynetdicomAssociation
 from netjobs.dicom.explain import explain_connection_lost
 from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import StatusCategory, StatusInfo, describe_status
-from netjobs.jobs.base import JobFailed
-from netjobs.models import AEKind, ApplicationEntity, ItemOutcome
+from netjobs.models import ApplicationEntity, ItemOutcome
 from netjobs.operations.echo import why_no_response
 
 N_SERVICE_SYNTAXES = [str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)]
@@ -31,13 +30,6 @@ def valid_uid(value: str | None) -> str | None:
     if value is not None and not is_valid_uid(value):
         raise ValueError(f"{value!r} is not a valid UID")
     return value
-
-
-def remote_or_fail(ae_id: int) -> ApplicationEntity:
-    remote = ApplicationEntity.objects.filter(pk=ae_id, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{ae_id} no longer exists.")
-    return remote
 
 
 # --- N-service responses ------------------------------------------------------------------

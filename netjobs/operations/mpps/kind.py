@@ -24,7 +24,13 @@ from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.jobs.base import CommandLine, JobContext, JobFailed, JobKind, JobOutcome
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, JobItem, JobStatus, LogLevel
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.common import (
+    ae_label,
+    calling_ae_title,
+    local_ae_exists,
+    remote_ae_exists,
+    remote_or_fail,
+)
 from netjobs.operations.ian.archived import (
     ArchivedStudy,
     StudyMissing,
@@ -38,7 +44,6 @@ from netjobs.operations.ian.nservice import (
     answer_of,
     dcm4che_connection,
     no_answer_reason,
-    remote_or_fail,
     valid_uid,
 )
 from netjobs.operations.mpps.attributes import (
@@ -223,8 +228,7 @@ def outcome_of(ctx: JobContext, params: MppsParams, requests: list[Request],
 
 
 def describe(params: MppsParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    target = str(remote) if remote else f"AE #{params.ae}"
+    target = ae_label(params.ae)
     what = ACTION_LABELS[params.action]
     subject = f" for study #{params.study}" if params.study is not None else ""
     uid = f" {params.mpps_instance_uid}" if params.mpps_instance_uid else ""

@@ -23,7 +23,6 @@ from netjobs.dicom.recorder import AssociationRecorder
 from netjobs.dicom.status import DimseStatus, StatusCategory, StatusInfo
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
-    AEKind,
     ApplicationEntity,
     Association,
     ItemOutcome,
@@ -32,7 +31,7 @@ from netjobs.models import (
     JobStatus,
     LogLevel,
 )
-from netjobs.operations.common import calling_ae_title
+from netjobs.operations.common import calling_ae_title, remote_or_fail
 from netjobs.operations.echo import why_no_response
 from netjobs.operations.qr.dimse import (
     MESSAGE_ID,
@@ -169,9 +168,7 @@ class MatchWriter:
 
 
 def run(ctx: JobContext, params: FindParams) -> JobOutcome:
-    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    remote = remote_or_fail(params.ae)
     calling = calling_ae_title(params.calling_ae)
     level = f" at the {params.level.value} level" if params.level else ""
     ctx.log(f"C-FIND in {params.model.label}{level} on {remote.ae_title} at "

@@ -24,8 +24,8 @@ from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested
 from netjobs.dicom.status import DimseStatus, StatusCategory, describe_status
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.listeners.handlers import StoreSettings, store_instance
-from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job, JobItem
-from netjobs.operations.common import calling_ae_title
+from netjobs.models import ApplicationEntity, ItemOutcome, Job, JobItem
+from netjobs.operations.common import calling_ae_title, remote_or_fail
 from netjobs.operations.qr.dimse import (
     MESSAGE_ID,
     TRANSFER_SYNTAXES,
@@ -161,9 +161,7 @@ def get(
 
 
 def run(ctx: JobContext, params: GetParams) -> JobOutcome:
-    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    remote = remote_or_fail(params.ae)
     calling = calling_ae_title(params.calling_ae)
     ctx.log(f"C-GET of the {params.target()} from {remote.ae_title} at {remote.host}:"
             f"{remote.port} into the archive, calling as {calling}; duplicates: "

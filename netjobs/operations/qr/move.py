@@ -21,7 +21,6 @@ from archive.models import Instance, InstanceSource
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
-    AEKind,
     ApplicationEntity,
     ItemOutcome,
     Job,
@@ -29,7 +28,7 @@ from netjobs.models import (
     Listener,
     LogLevel,
 )
-from netjobs.operations.common import calling_ae_title
+from netjobs.operations.common import calling_ae_title, remote_or_fail
 from netjobs.operations.qr.dimse import (
     MESSAGE_ID,
     TRANSFER_SYNTAXES,
@@ -105,9 +104,7 @@ def arrival_items(job: Job, instances: list[Instance], destination: str) -> list
 
 
 def run(ctx: JobContext, params: MoveParams) -> JobOutcome:
-    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    remote = remote_or_fail(params.ae)
     calling = calling_ae_title(params.calling_ae)
     listeners = console_listeners(params.destination)
     since = ctx.job.started_at or ctx.job.created_at

@@ -16,15 +16,19 @@ from archive.imports.params import allowed_path, staged_upload
 from archive.imports.uploads import remove_staged_upload, staged_upload_dir, upload_root
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import (
-    AEKind,
-    ApplicationEntity,
     ItemOutcome,
     Job,
     JobItem,
     JobStatus,
     LogLevel,
 )
-from netjobs.operations.common import calling_ae_title, local_ae_exists, remote_ae_exists
+from netjobs.operations.common import (
+    ae_label,
+    calling_ae_title,
+    local_ae_exists,
+    remote_ae_exists,
+    remote_or_fail,
+)
 from netjobs.operations.store.planning import plan, split
 from netjobs.operations.store.sending import Decompress, SendResult, send_planned
 from netjobs.operations.store.sources import SendItem, archive_items, folder_items
@@ -132,9 +136,7 @@ class ItemLog:
 
 
 def run(ctx: JobContext, params: StoreParams) -> JobOutcome:
-    remote = ApplicationEntity.objects.filter(pk=params.ae, kind=AEKind.REMOTE).first()
-    if remote is None:
-        raise JobFailed(f"The remote AE #{params.ae} no longer exists.")
+    remote = remote_or_fail(params.ae)
     calling = calling_ae_title(params.calling_ae)
     items = items_of(params)
     if not items:
@@ -197,8 +199,7 @@ def outcome_of(counts: dict[str, int], total: int, cancelled: bool) -> JobOutcom
 
 
 def describe(params: StoreParams) -> str:
-    remote = ApplicationEntity.objects.filter(pk=params.ae).first()
-    target = str(remote) if remote else f"AE #{params.ae}"
+    target = ae_label(params.ae)
     if params.path:
         what = params.path
     elif params.upload:
