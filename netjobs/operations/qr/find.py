@@ -144,7 +144,7 @@ class MatchWriter:
 
     def add(self, match: Match) -> None:
         row = flatten(match.identifier)
-        warning = match.status.code != DimseStatus.PENDING  # 0xFF01: optional keys unsupported
+        warning = match.status.code == DimseStatus.PENDING_WARNING  # optional keys unsupported
         self.pending.append(JobItem(
             job=self.ctx.job, name=summary_of(row)[:512],
             outcome=ItemOutcome.WARNING if warning else ItemOutcome.SUCCEEDED,

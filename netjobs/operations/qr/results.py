@@ -43,7 +43,7 @@ class MatchRow:
     @property
     def warning(self) -> bool:
         """A pending warning (0xFF01): the peer did not support some optional keys."""
-        return self.status != DimseStatus.PENDING
+        return self.status == DimseStatus.PENDING_WARNING
 
 
 def _params(job: Job) -> FindParams | None:
