@@ -36,7 +36,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from netjobs.dicom.associate import AssociationFailed, TlsSetupFailed, requested_association
-from netjobs.dicom.status import DimseStatus, StatusCategory, StatusInfo, describe_status
+from netjobs.dicom.status import DimseStatus, StatusCategory, StatusInfo
 from netjobs.jobs.base import JobContext
 from netjobs.models import (
     ApplicationEntity,
@@ -48,7 +48,8 @@ from netjobs.models import (
 from netjobs.models.associations import uid_name
 from netjobs.operations.connectivity.address import ConsoleAddress
 from netjobs.operations.echo import VerificationRejected, verify
-from netjobs.operations.ian.nservice import N_SERVICE_SYNTAXES
+from netjobs.operations.qr.dimse import ServiceRejected
+from netjobs.operations.qr.move import move
 
 # A study UID that exists nowhere: the nil UUID under the 2.25 arc (PS3.5 B.2).
 ABSENT_STUDY_UID = "2.25.0"
@@ -159,20 +160,6 @@ def judge_move(final: StatusInfo | None, comment: str, completed: int,
                        f"test cannot tell whether it knows {title}.", **common)
 
 
-def _move_statuses(assoc: Any, destination: str) -> tuple[StatusInfo | None, str, int]:
-    final: StatusInfo | None = None
-    comment, completed = "", 0
-    for status, _ in assoc.send_c_move(absent_study(), destination,
-                                       StudyRootQueryRetrieveInformationModelMove):
-        if "Status" not in status:
-            return None, "", completed
-        info = describe_status(int(status.Status), "C-MOVE")
-        completed = int(status.get("NumberOfCompletedSuboperations") or completed)
-        if info.category != StatusCategory.PENDING:
-            final, comment = info, str(status.get("ErrorComment", "") or "").strip()
-    return final, comment, completed
-
-
 def _refused_contexts(record: Association) -> bool:
     """The association failed because the peer accepted none of the contexts."""
     results = list(record.presentation_contexts.values_list("result", flat=True))
@@ -181,11 +168,14 @@ def _refused_contexts(record: Association) -> bool:
 
 def move_to_self(ctx: JobContext, remote: ApplicationEntity, calling: str,
                  console: ConsoleAddress) -> MoveFinding:
-    contexts = [(str(StudyRootQueryRetrieveInformationModelMove), N_SERVICE_SYNTAXES)]
-    try:
-        with requested_association(remote=remote, calling_ae_title=calling, contexts=contexts,
-                                   job=ctx.job) as (assoc, _recorder):
-            final, comment, completed = _move_statuses(assoc, console.ae_title)
+    try:  # the move job's own C-MOVE: cancel and timeouts handled, every status recorded
+        session = move(remote, calling, absent_study(),
+                       str(StudyRootQueryRetrieveInformationModelMove), console.ae_title,
+                       on_progress=lambda counts: None, job=ctx.job, cancel=ctx.cancel_event)
+    except ServiceRejected as exc:
+        return MoveFinding(MoveVerdict.MOVE_NOT_OFFERED,
+                           f"{remote.ae_title} does not offer Study Root C-MOVE, so the move "
+                           f"test does not apply. {exc}")
     except AssociationFailed as exc:
         if exc.record.outcome != AssociationOutcome.REJECTED and _refused_contexts(exc.record):
             return MoveFinding(MoveVerdict.MOVE_NOT_OFFERED,
@@ -194,7 +184,11 @@ def move_to_self(ctx: JobContext, remote: ApplicationEntity, calling: str,
         return MoveFinding(MoveVerdict.NO_ASSOCIATION, f"No association for the C-MOVE: {exc}")
     except TlsSetupFailed as exc:
         return MoveFinding(MoveVerdict.NO_ASSOCIATION, str(exc))
-    return judge_move(final, comment, completed, remote, console)
+    if session.final is None and session.failure:
+        return MoveFinding(MoveVerdict.MOVE_FAILED,
+                           f"The C-MOVE got no final answer: {session.failure}")
+    return judge_move(session.final, session.comment, session.counts.completed, remote,
+                      console)
 
 
 # --- (c) transfer syntaxes ----------------------------------------------------------------
