@@ -43,7 +43,6 @@ from netjobs.models import (
     JobItem,
     JobStatus,
 )
-from netjobs.operations.qr.identifiers import flatten, identifier_json
 from tests.archive_helpers import make_object
 from tests.conftest import logged_in, wait_for_job
 from tests.listener_helpers import dcmtk, make_listener
@@ -92,16 +91,31 @@ def findscu_oracle(argv: list[str], out: Path) -> list[dict[str, str]]:
     done = subprocess.run([require_tool(argv[0]), "-X", "-od", str(out), *argv[1:]],
                           env=DCMTK_ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = []
-    for path in sorted(out.glob("rsp*.dcm")):
-        answer = dcmread(path, force=True)
-        answer.file_meta = None  # type: ignore[assignment]
-        rows.append(flatten(identifier_json(answer)))
-    return rows
+    return [keyword_values(dcmread(path, force=True))
+            for path in sorted(out.glob("rsp*.dcm"))]
+
+
+def keyword_values(ds: Dataset, prefix: str = "") -> dict[str, str]:
+    """Each element as pydicom decodes it, sequence items as Sequence/Keyword (Sequence[i]/
+    after the first): the same reading for findscu's files and the job's stored JSON, none
+    of the console's."""
+    values: dict[str, str] = {}
+    for element in ds:
+        if not element.keyword:
+            continue
+        if element.VR != "SQ":
+            values[prefix + element.keyword] = str(element.value)
+            continue
+        values[prefix + element.keyword] = f"{len(element.value)} item(s)"
+        for index, item in enumerate(element.value):
+            inner = element.keyword + (f"[{index}]" if index else "")
+            values.update(keyword_values(item, f"{prefix}{inner}/"))
+    return values
 
 
 def job_rows(job: Job) -> list[dict[str, str]]:
-    return [flatten(json.loads(item.message)) for item in JobItem.objects.filter(job=job)]
+    return [keyword_values(Dataset.from_json(json.loads(item.message)))
+            for item in JobItem.objects.filter(job=job)]
 
 
 def by(key: str, rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
