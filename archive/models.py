@@ -38,6 +38,16 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.patient_name or '(no name)'} [{self.patient_id}]"
 
+    @property
+    def title(self) -> str:
+        """The patient as a person reads it: name and ID, or whichever of them exists."""
+        name = self.patient_name.strip()
+        if name and self.patient_id:
+            return f"{name} · {self.patient_id}"
+        if name:
+            return name
+        return f"Patient ID {self.patient_id}" if self.patient_id else "Patient without name or ID"
+
 
 class Study(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
@@ -71,6 +81,23 @@ class Study(models.Model):
     def modalities(self) -> list[str]:
         return [m for m in self.modalities_in_study.split("\\") if m]
 
+    @property
+    def title(self) -> str:
+        """Date, description (or modalities, accession, Study ID) — what tells studies apart."""
+        parts = [self.study_date.isoformat() if self.study_date else "undated"]
+        if self.study_description:
+            parts.append(self.study_description)
+        else:
+            if self.modalities:
+                parts.append("/".join(self.modalities))
+            if self.accession_number:
+                parts.append(f"accession {self.accession_number}")
+            elif self.study_id:
+                parts.append(f"Study ID {self.study_id}")
+            elif not self.modalities:
+                parts.append(f"UID …{self.study_instance_uid[-12:]}")
+        return " · ".join(parts)
+
 
 class Series(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
@@ -91,6 +118,15 @@ class Series(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("archive:series_detail", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        """Series number, modality and description (or body part): "Series 3 · MR · T1 AX"."""
+        number = f"Series {self.series_number}" if self.series_number is not None else "Series"
+        parts = [number, self.modality or "no modality"]
+        if self.series_description or self.body_part_examined:
+            parts.append(self.series_description or self.body_part_examined)
+        return " · ".join(parts)
 
 
 class Instance(models.Model):
@@ -124,6 +160,13 @@ class Instance(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("archive:instance_detail", args=[self.pk])
+
+    @property
+    def title(self) -> str:
+        """Instance number and SOP class: "Instance 12 · CT Image Storage"."""
+        if self.instance_number is None:
+            return f"Instance · {self.sop_class_name}"
+        return f"Instance {self.instance_number} · {self.sop_class_name}"
 
     @property
     def sop_class_name(self) -> str:

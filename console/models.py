@@ -1,4 +1,4 @@
-"""Accounts data of the console: API tokens."""
+"""Accounts data of the console: API tokens and per-user preferences."""
 
 from django.conf import settings
 from django.db import models
@@ -25,3 +25,21 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Theme(models.TextChoices):
+    AUTO = "auto", "As the browser prefers"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+
+
+class UserPreference(models.Model):
+    """What a user chose for the console's look; one row per user, made on first change."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference"
+    )
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_theme_display()}"

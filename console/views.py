@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from console.models import ApiToken
+from console.models import ApiToken, Theme, UserPreference
 from console.roles import Role, request_user, role_required
 from console.tokens import issue_token
 from netjobs.models import AEKind, ApplicationEntity, Job, JobStatus
@@ -70,3 +72,23 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+@require_POST
+@login_required
+def set_theme(request: HttpRequest) -> HttpResponse:
+    """Remember the user's theme (auto follows the browser's prefers-color-scheme)."""
+    choice = request.POST.get("theme", "")
+    if choice not in Theme.values:
+        known = ", ".join(Theme.values)
+        messages.error(request, f"Unknown theme {choice!r}: choose one of {known}.")
+    else:
+        UserPreference.objects.update_or_create(
+            user=request_user(request), defaults={"theme": choice})
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/"
+    return redirect(target)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tests.archive_helpers import corpus
-from tests.test_it_echoes_from_the_browser import browser, log_in, page  # noqa: F401
+from tests.test_it_echoes_from_the_browser import browser, go_to, log_in, page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +20,7 @@ def test_upload_browse_dump_and_render(
 ) -> None:
     base = live_server.url
     log_in(page, base, administrator.username)
-    page.get_by_role("link", name="Import").click()
+    go_to(page, "Archive", "Import")
     page.locator("#upload-files").set_input_files([str(corpus("MR2_J2KR.dcm")),
                                                    str(corpus("693_UNCI.dcm"))])
     page.get_by_role("button", name="Upload and import").click()
@@ -28,7 +28,7 @@ def test_upload_browse_dump_and_render(
                                                         timeout=30_000)
     expect(page.locator("table.items")).to_contain_text("693_UNCI.dcm")
 
-    page.get_by_role("link", name="Archive", exact=True).click()
+    go_to(page, "Archive", "Browse studies")
     page.get_by_role("textbox", name="Modality").fill("CT")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.studies tbody tr")
