@@ -18,7 +18,9 @@ os.environ.setdefault("CONSOLE_QUEUE_PREFIX", f"test{os.getpid()}-")
 from console.settings import *  # noqa: E402,F403
 from console.settings import REDIS_URL  # noqa: E402
 
-REDIS_URL = urlunparse(urlparse(REDIS_URL)._replace(path="/15"))
+# TEST_REDIS_DB lets runs that share one Redis (parallel checkouts) keep apart.
+_REDIS_DB = os.environ.get("TEST_REDIS_DB", "15")
+REDIS_URL = urlunparse(urlparse(REDIS_URL)._replace(path=f"/{_REDIS_DB}"))
 CELERY_BROKER_URL = REDIS_URL
 QUEUE_PREFIX = os.environ["CONSOLE_QUEUE_PREFIX"]
 JOBS_QUEUE = f"{QUEUE_PREFIX}jobs"

@@ -108,9 +108,23 @@ def hex4(value: Any) -> str:
         return "—"
 
 
+# Keys whose label is a DICOM attribute name, spelled as the standard spells it.
+_DICOM_PHRASES = {
+    "sop_instance_uid": "SOP Instance UID", "sop_instance_uids": "SOP Instance UIDs",
+    "study_instance_uid": "Study Instance UID", "study_instance_uids": "Study Instance UIDs",
+    "series_instance_uid": "Series Instance UID",
+    "series_instance_uids": "Series Instance UIDs",
+    "sop_class_uid": "SOP Class UID", "transfer_syntax_uid": "Transfer Syntax UID",
+    "affected_sop_instance_uid": "Affected SOP Instance UID",
+}
+
+
 @register.filter
 def label(key: Any) -> str:
     """``max_matches`` → "Max matches"; ``ae`` → "AE"; ``sop_instance_uid`` → "SOP Instance UID"."""
+    phrase = _DICOM_PHRASES.get(str(key).replace("-", "_").lower())
+    if phrase is not None:
+        return phrase
     words = str(key).replace("-", "_").split("_")
     known = {"ae": "AE", "aes": "AEs", "uid": "UID", "uids": "UIDs", "sop": "SOP", "tls": "TLS",
              "pdu": "PDU", "id": "ID", "ids": "IDs", "mpps": "MPPS", "ian": "IAN",
