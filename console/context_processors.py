@@ -47,6 +47,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavItem("New job", "netjobs:job_new_index", Role.OPERATOR, ()),
     )),
     NavGroup("Monitoring", (
+        NavItem("Associations", "netjobs:association_list", Role.VIEWER, ("/associations/",)),
         NavItem("Storage commitment", "netjobs:commitment_list", Role.VIEWER,
                 ("/commitments/",)),
         NavItem("MPPS", "netjobs:mpps_list", Role.VIEWER, ("/notifications/mpps/",)),

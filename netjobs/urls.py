@@ -1,6 +1,6 @@
 from django.urls import path
 
-from netjobs import views
+from netjobs import association_views, views
 from netjobs.jobs import views as job_views
 from netjobs.listeners import commitment_views
 from netjobs.listeners import notification_views as notifications
@@ -15,6 +15,9 @@ urlpatterns = [
     path("aes/<int:pk>/edit/", views.AEUpdateView.as_view(), name="ae_update"),
     path("aes/<int:pk>/delete/", views.AEDeleteView.as_view(), name="ae_delete"),
     path("aes/<int:pk>/echo/", views.ae_echo, name="ae_echo"),
+    path("associations/", association_views.association_list, name="association_list"),
+    path("associations/<int:pk>/record/", association_views.association_record,
+         name="association_record"),
     path("listeners/", listeners.ListenerListView.as_view(), name="listener_list"),
     path("listeners/new/", listeners.ListenerCreateView.as_view(), name="listener_create"),
     path("listeners/<int:pk>/", listeners.ListenerDetailView.as_view(),

@@ -216,6 +216,15 @@ def explain_connection_lost() -> str:
     )
 
 
+def explain_closed_before_request() -> str:
+    return (
+        "The peer opened a TCP connection and closed it without sending an association "
+        "request (A-ASSOCIATE-RQ). Port probes and load-balancer health checks do this; a "
+        "DICOM application that does it may be speaking TLS to a plain port (or plain DICOM "
+        "to a TLS port), or gave up before its own request was ready."
+    )
+
+
 def explain_dimse_timeout(seconds: float) -> str:
     return (
         f"The peer sent no response within the DIMSE timeout ({seconds:g} s), so the console "

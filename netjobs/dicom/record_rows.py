@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pynetdicom.association import Association as PynetdicomAssociation
 
-from netjobs.dicom.status import describe_status
+from netjobs.dicom.status import StatusCategory, describe_status
 from netjobs.models import Association, DimseDirection, DimseMessage, PresentationContext
 
 
@@ -24,6 +24,13 @@ class RecordedMessage:
     status: int | None
     affected_sop_class_uid: str
     affected_sop_instance_uid: str
+    error_comment: str = ""
+
+    @property
+    def is_failed_response(self) -> bool:
+        """A response whose status is a failure (a warning or pending one is not)."""
+        return self.status is not None and describe_status(
+            self.status, self.command).category == StatusCategory.FAILURE
 
     def row(self, record: Association) -> DimseMessage:
         meaning = "" if self.status is None else str(describe_status(self.status, self.command))
@@ -32,7 +39,15 @@ class RecordedMessage:
             message_id=self.message_id, context_id=self.context_id, status=self.status,
             status_meaning=meaning, affected_sop_class_uid=self.affected_sop_class_uid,
             affected_sop_instance_uid=self.affected_sop_instance_uid,
+            error_comment=self.error_comment[:1024],
         )
+
+
+def error_comment_of(command: object) -> str:
+    """The Error Comment (0000,0902) of a command set, as text ("" when absent)."""
+    getter = getattr(command, "get", None)
+    value = getter("ErrorComment", "") if getter is not None else ""
+    return str(value or "").strip()
 
 
 def context_rows(record: Association,

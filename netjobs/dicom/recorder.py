@@ -21,7 +21,7 @@ from pynetdicom.pdu_primitives import A_ABORT, A_P_ABORT
 
 from netjobs.dicom import explain
 from netjobs.dicom.pdus import decode_rejection_pdu
-from netjobs.dicom.record_rows import RecordedMessage, context_rows
+from netjobs.dicom.record_rows import RecordedMessage, context_rows, error_comment_of
 from netjobs.dicom.sockets import has_tcp_nodelay
 from netjobs.models import (
     AbortSource,
@@ -43,6 +43,7 @@ class _State:
     bytes_received: int = 0
     messages: list[RecordedMessage] = field(default_factory=list)
     messages_total: int = 0
+    failed_responses: int = 0
     peer_abort: tuple[int | None, int | None] | None = None  # (abort source, provider reason)
     connection_lost: bool = False
     released: bool = False
@@ -141,6 +142,7 @@ class AssociationRecorder:
             status=command.get("Status"),
             affected_sop_class_uid=str(command.get("AffectedSOPClassUID", "") or ""),
             affected_sop_instance_uid=str(command.get("AffectedSOPInstanceUID", "") or ""),
+            error_comment=error_comment_of(command),
         ))
 
     def add_sent(self, count: int) -> None:
@@ -162,16 +164,19 @@ class AssociationRecorder:
             affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
 
     def note_dimse_received(self, command: str, message_id: int | None, context_id: int,
-                            status: int | None, sop_class: str, sop_instance: str) -> None:
+                            status: int | None, sop_class: str, sop_instance: str,
+                            error_comment: str = "") -> None:
         """A DIMSE message the console read without pynetdicom (fast C-STORE responses)."""
         self._note_message(RecordedMessage(
             at=timezone.now(), direction=DimseDirection.RECEIVED, command=command,
             message_id=message_id, context_id=context_id, status=status,
-            affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance))
+            affected_sop_class_uid=sop_class, affected_sop_instance_uid=sop_instance,
+            error_comment=error_comment))
 
     def _note_message(self, entry: RecordedMessage) -> None:
         with self._lock:
             self._state.messages_total += 1
+            self._state.failed_responses += entry.is_failed_response
             if len(self._state.messages) < self._limit:
                 self._state.messages.append(entry)
 
@@ -318,6 +323,7 @@ class AssociationRecorder:
         record.bytes_sent = state.bytes_sent
         record.bytes_received = state.bytes_received
         record.dimse_messages_total = state.messages_total
+        record.dimse_failures = state.failed_responses
         record.tcp_nodelay = state.tcp_nodelay
         if record.outcome == AssociationOutcome.REJECTED:
             pass
@@ -348,6 +354,13 @@ class AssociationRecorder:
             record.outcome = AssociationOutcome.ABORTED
             record.abort_source = AbortSource.NETWORK
             record.explanation = explain.explain_connection_lost()
+        elif record.outcome == AssociationOutcome.CONNECTING:
+            # A TCP connection that closed before any A-ASSOCIATE-RQ (a port probe, a load
+            # balancer's health check): it ended, so it must not stay "connecting" forever.
+            record.outcome = AssociationOutcome.ABORTED
+            record.abort_source = AbortSource.NETWORK
+            record.abort_reason = "Connection closed before an association was requested"
+            record.explanation = explain.explain_closed_before_request()
         with transaction.atomic():
             record.save()
             DimseMessage.objects.bulk_create(m.row(record) for m in messages)

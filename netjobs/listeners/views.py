@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -15,65 +13,28 @@ from django.views.generic import CreateView, DeleteView, DetailView, ListView, U
 from pydicom.uid import UID
 
 from console.roles import Role, RoleRequiredMixin, role_required
+from netjobs.association_views import association_rows, monitor_url
 from netjobs.listeners.control import ListenerAction, request_action
-from netjobs.listeners.services import (
-    ListenerService,
-    accepted_syntaxes,
-    default_syntaxes,
-    offered_services,
-    syntax_choices,
-)
-from netjobs.models import Listener
+from netjobs.listeners.forms import ListenerForm
+from netjobs.listeners.services import accepted_syntaxes, default_syntaxes, offered_services
+from netjobs.models import DesiredState, Listener, ListenerStatus
 
-FIELDS = ["name", "ae_title", "bind_address", "port", "verification", "storage",
-          "query_retrieve", "mpps", "instance_availability", "storage_commitment",
-          "accept_private_sop_classes",
-          "calling_policy", "require_called_ae_title", "duplicate_policy", "max_associations",
-          "max_pdu", "acse_timeout", "dimse_timeout", "network_timeout",
-          "tls_enabled", "tls_cert_file", "tls_key_file", "tls_ca_file",
-          "tls_require_client_certificate", "enabled"]
+LATEST_ASSOCIATIONS = 20
 
 
-def syntax_field_name(service: ListenerService) -> str:
-    return f"syntaxes_{service.value}"
+def available_actions(listener: Listener) -> list[ListenerAction]:
+    """The actions that make sense in the listener's state, in the order shown."""
+    if listener.desired_state == DesiredState.STOPPED:
+        return [ListenerAction.START]
+    if listener.status == ListenerStatus.FAILED:
+        return [ListenerAction.RESTART, ListenerAction.STOP]
+    if listener.status in (ListenerStatus.RUNNING, ListenerStatus.STARTING):
+        return [ListenerAction.STOP, ListenerAction.RESTART]
+    return [ListenerAction.STOP]  # wanted running, not yet hosted by the listener worker
 
 
-class ListenerForm(forms.ModelForm):
-    """The listener's settings, with one transfer syntax list per service."""
-
-    class Meta:
-        model = Listener
-        fields = FIELDS
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for service in ListenerService:
-            self.fields[syntax_field_name(service)] = forms.MultipleChoiceField(
-                label=f"{service.label}: accepted transfer syntaxes",
-                choices=syntax_choices(), required=True,
-                initial=accepted_syntaxes(self.instance, service),
-                widget=forms.SelectMultiple(attrs={"size": 6}),
-                help_text="Ctrl-click to choose several. Default: "
-                          + ("every syntax the archive can store."
-                             if service == ListenerService.STORAGE
-                             else "the uncompressed syntaxes."),
-            )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        chosen: dict[str, list[str]] = {}
-        for service in ListenerService:
-            uids = cleaned.get(syntax_field_name(service))
-            if uids and sorted(uids) != sorted(default_syntaxes(service)):
-                chosen[service.value] = list(uids)
-        self.instance.transfer_syntaxes = chosen
-        return cleaned
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
+def status_context(listener: Listener) -> dict[str, Any]:
+    return {"listener": listener, "actions": [a.value for a in available_actions(listener)]}
 
 
 def describe_services(listener: Listener) -> list[dict[str, Any]]:
@@ -102,12 +63,13 @@ class ListenerDetailView(RoleRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        associations: QuerySet[Any] = self.object.associations.order_by("-started_at")
-        calling = self.request.GET.get("calling", "").strip()
-        if calling:
-            associations = associations.filter(calling_ae_title__icontains=calling)
-        context.update(associations=associations[:50], calling=calling,
-                       services=describe_services(self.object))
+        listener = self.object
+        context.update(status_context(listener))
+        context.update(
+            associations=association_rows(listener.associations.all())[:LATEST_ASSOCIATIONS],
+            association_count=listener.associations.count(),
+            monitor_url=monitor_url(listener=listener.pk),
+            services=describe_services(listener))
         return context
 
 
@@ -137,7 +99,7 @@ class ListenerDeleteView(RoleRequiredMixin, DeleteView):
 @role_required(Role.VIEWER)
 def listener_status(request: HttpRequest, pk: int) -> HttpResponse:
     listener = get_object_or_404(Listener, pk=pk)
-    return render(request, "netjobs/_listener_status.html", {"listener": listener})
+    return render(request, "netjobs/_listener_status.html", status_context(listener))
 
 
 @require_POST

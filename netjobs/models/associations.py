@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import models
@@ -43,6 +45,29 @@ class ContextResult(models.IntegerChoices):
 class DimseDirection(models.TextChoices):
     SENT = "sent", "Sent"
     RECEIVED = "received", "Received"
+
+
+# A record with at least this many presentation contexts shows a summary that expands.
+CONTEXT_SUMMARY_THRESHOLD = 100
+
+
+@dataclass(frozen=True)
+class ContextGroup:
+    """Presentation contexts of one result and accepted transfer syntax, counted."""
+
+    result: str
+    accepted: bool
+    transfer_syntax: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ContextSummary:
+    total: int
+    accepted: int
+    rejected: int
+    unanswered: int
+    groups: list[ContextGroup]
 
 
 def uid_name(uid: str) -> str:
@@ -89,9 +114,21 @@ class Association(models.Model):
     bytes_sent = models.BigIntegerField(default=0)
     bytes_received = models.BigIntegerField(default=0)
     dimse_messages_total = models.PositiveIntegerField(default=0)
+    dimse_failures = models.PositiveIntegerField(
+        default=0, help_text="DIMSE responses whose status is a failure"
+    )
 
     class Meta:
         ordering = ["started_at", "pk"]
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="association_started"),
+            models.Index(fields=["listener", "-started_at", "-id"], name="association_listener"),
+            models.Index(fields=["job", "-started_at", "-id"], name="association_job"),
+            models.Index(fields=["role", "-started_at", "-id"], name="association_role"),
+            models.Index(fields=["outcome", "-started_at", "-id"], name="association_outcome"),
+            models.Index(fields=["calling_ae_title"], name="association_calling"),
+            models.Index(fields=["called_ae_title"], name="association_called"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.calling_ae_title} → {self.called_ae_title}@{self.peer_host}:{self.peer_port}"
@@ -99,6 +136,29 @@ class Association(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+    def context_summary(self) -> ContextSummary | None:
+        """Counts by result and accepted transfer syntax when there are so many contexts that
+        the full table is collapsed (``None`` otherwise)."""
+        contexts = list(self.presentation_contexts.all())
+        if len(contexts) < CONTEXT_SUMMARY_THRESHOLD:
+            return None
+        counts = Counter(
+            ("No answer" if cx.result is None else cx.get_result_display(), cx.is_accepted,
+             cx.accepted_transfer_syntax_name if cx.is_accepted else "")
+            for cx in contexts)
+        groups = [ContextGroup(result, accepted, syntax, n)
+                  for (result, accepted, syntax), n in sorted(
+                      counts.items(), key=lambda item: (not item[0][1], -item[1]))]
+        accepted_count = sum(g.count for g in groups if g.accepted)
+        unanswered = sum(1 for cx in contexts if cx.result is None)
+        return ContextSummary(total=len(contexts), accepted=accepted_count,
+                              rejected=len(contexts) - accepted_count - unanswered,
+                              unanswered=unanswered, groups=groups)
 
     @property
     def is_failure(self) -> bool:
@@ -157,6 +217,9 @@ class DimseMessage(models.Model):
     status_meaning = models.CharField(max_length=200, blank=True)
     affected_sop_class_uid = models.CharField(max_length=64, blank=True)
     affected_sop_instance_uid = models.CharField(max_length=64, blank=True)
+    error_comment = models.CharField(
+        max_length=1024, blank=True, help_text="Error Comment (0000,0902) of a response"
+    )
 
     class Meta:
         ordering = ["association", "at", "pk"]

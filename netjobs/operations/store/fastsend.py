@@ -293,7 +293,8 @@ class FastSender:
                 "C-STORE-RSP" if response.command_field == C_STORE_RSP
                 else f"DIMSE command 0x{response.command_field:04X}",
                 response.message_id_being_responded_to, context_id, response.status,
-                response.affected_sop_class_uid, response.affected_sop_instance_uid)
+                response.affected_sop_class_uid, response.affected_sop_instance_uid,
+                response.error_comment)
             if response.command_field == C_STORE_RSP and \
                     response.message_id_being_responded_to == message_id:
                 return StoreResponse(response.status, response.error_comment)
