@@ -79,16 +79,19 @@ def store_received(
     cache: IndexCache | None = None,
     expected_sop_class: str | None = None,
     job: Job | None = None,
+    association_id: int | None = None,
 ) -> StoreResult:
     """Archive bytes received over the network (a Part 10 stream), written as they came:
     durable in a temporary file, renamed into place, then indexed (linked to ``job`` when
-    a job of the console retrieved them)."""
+    a job of the console retrieved them, and to the recorded association that brought
+    them)."""
     temporary = incoming_path()
     try:
         written = write_received(data, temporary)
         return store_file(temporary, source=InstanceSource.DICOM, source_detail=source_detail,
                           policy=policy, cache=cache, received=written,
-                          expected_sop_class=expected_sop_class, job=job)
+                          expected_sop_class=expected_sop_class, job=job,
+                          association_id=association_id)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -103,6 +106,7 @@ def store_file(
     cache: IndexCache | None = None,
     received: WrittenFile | None = None,
     expected_sop_class: str | None = None,
+    association_id: int | None = None,
 ) -> StoreResult:
     """Archive one file. Raises FileRejected (not DICOM, corrupt, duplicate rejected) and
     OSError (the file could not be written: out of space, permissions).
@@ -132,7 +136,8 @@ def store_file(
         written = received
     else:
         written = write_atomically(path, absolute_path(relative), parsed.part10_prefix)
-    record = _InstanceRecord(relative, written.size, written.sha256, source, source_detail, job)
+    record = _InstanceRecord(relative, written.size, written.sha256, source, source_detail, job,
+                             association_id)
     cache = cache if cache is not None else IndexCache()
     replace = policy == DuplicatePolicy.REPLACE
     try:
@@ -181,6 +186,7 @@ class _InstanceRecord:
     source: InstanceSource
     source_detail: str
     job: Job | None
+    association_id: int | None = None
 
 
 def _patient(keys: IndexKeys, cache: IndexCache) -> int:
@@ -266,6 +272,7 @@ def _index(keys: IndexKeys, record: _InstanceRecord, cache: IndexCache,
             "source": record.source,
             "source_detail": record.source_detail[:512],
             "source_job": record.job,
+            "received_association_id": record.association_id,
         }
         if previous is None:
             instance = Instance.objects.create(sop_instance_uid=keys.sop_instance_uid, **fields)

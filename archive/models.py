@@ -84,18 +84,24 @@ class Study(models.Model):
     @property
     def title(self) -> str:
         """Date, description (or modalities, accession, Study ID) — what tells studies apart."""
-        parts = [self.study_date.isoformat() if self.study_date else "undated"]
+        date = self.study_date.isoformat() if self.study_date else "undated"
+        return f"{date} · {self.identity}"
+
+    @property
+    def identity(self) -> str:
+        """The description, or else modalities, accession or Study ID (the title without its
+        date, for lists that show the date in a column of its own)."""
         if self.study_description:
-            parts.append(self.study_description)
-        else:
-            if self.modalities:
-                parts.append("/".join(self.modalities))
-            if self.accession_number:
-                parts.append(f"accession {self.accession_number}")
-            elif self.study_id:
-                parts.append(f"Study ID {self.study_id}")
-            elif not self.modalities:
-                parts.append(f"UID …{self.study_instance_uid[-12:]}")
+            return self.study_description
+        parts = []
+        if self.modalities:
+            parts.append("/".join(self.modalities))
+        if self.accession_number:
+            parts.append(f"accession {self.accession_number}")
+        elif self.study_id:
+            parts.append(f"Study ID {self.study_id}")
+        elif not self.modalities:
+            parts.append(f"UID …{self.study_instance_uid[-12:]}")
         return " · ".join(parts)
 
 
@@ -149,6 +155,11 @@ class Instance(models.Model):
     )
     source_job = models.ForeignKey(
         "netjobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    received_association = models.ForeignKey(
+        "netjobs.Association", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="received_instances",
+        help_text="The inbound association a listener received this instance on",
     )
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

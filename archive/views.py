@@ -1,5 +1,5 @@
 """Archive pages: study search, study/series/instance detail, thumbnails, download, delete,
-and the import page."""
+and the import page. Bulk actions on a selection are in archive.bulk."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
+from archive.breadcrumbs import Crumb, archive_crumbs
+from archive.bulk import remote_aes
 from archive.filtersets import StudyFilterSet
 from archive.forms import PathImportForm, UploadImportForm
 from archive.imports.roots import import_roots
@@ -25,11 +28,17 @@ from archive.imports.uploads import (
     upload_limit,
 )
 from archive.indexing import delete_studies
+from archive.listing import current_sort, sort_columns
 from archive.models import Instance, Series, Study
+from archive.pages import association_url, inspect_tools, series_rows
 from archive.rendering import RenderRefused, thumbnail
 from archive.storage import absolute_path
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.jobs.services import ParamsInvalid, create_job
+from netjobs.models import Job
+
+RECENT_IMPORTS = 10
+STUDY_LINKS_PER_IMPORT = 5
 
 
 class StudyListView(RoleRequiredMixin, FilterView):
@@ -41,6 +50,20 @@ class StudyListView(RoleRequiredMixin, FilterView):
     def get_queryset(self) -> QuerySet[Study]:
         return Study.objects.select_related("patient")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET
+        context.update(
+            crumbs=[Crumb("Archive")],
+            columns=sort_columns(query),
+            sort=current_sort(query),
+            remote_aes=remote_aes(),
+            here=self.request.get_full_path(),
+            result_count=context["paginator"].count if context.get("paginator") else
+            len(context["object_list"]),
+        )
+        return context
+
 
 class StudyDetailView(RoleRequiredMixin, DetailView):
     required_role = Role.VIEWER
@@ -49,6 +72,12 @@ class StudyDetailView(RoleRequiredMixin, DetailView):
 
     def get_queryset(self) -> QuerySet[Study]:
         return Study.objects.select_related("patient")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(crumbs=archive_crumbs(self.object), series_rows=series_rows(self.object),
+                       remote_aes=remote_aes(), here=self.request.get_full_path())
+        return context
 
 
 class SeriesDetailView(RoleRequiredMixin, DetailView):
@@ -59,6 +88,13 @@ class SeriesDetailView(RoleRequiredMixin, DetailView):
     def get_queryset(self) -> QuerySet[Series]:
         return Series.objects.select_related("study__patient")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        first = self.object.instances.order_by("instance_number", "pk").first()
+        context.update(crumbs=archive_crumbs(self.object), remote_aes=remote_aes(),
+                       first_instance=first, here=self.request.get_full_path())
+        return context
+
 
 class InstanceDetailView(RoleRequiredMixin, DetailView):
     required_role = Role.VIEWER
@@ -66,7 +102,19 @@ class InstanceDetailView(RoleRequiredMixin, DetailView):
     template_name = "archive/instance_detail.html"
 
     def get_queryset(self) -> QuerySet[Instance]:
-        return Instance.objects.select_related("series__study__patient", "source_job")
+        return Instance.objects.select_related("series__study__patient", "source_job",
+                                               "received_association__listener")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        association = self.object.received_association
+        context.update(
+            crumbs=archive_crumbs(self.object), tools=inspect_tools(self.object),
+            association=association,
+            association_url=association_url(association) if association else "",
+            remote_aes=remote_aes(), here=self.request.get_full_path(),
+        )
+        return context
 
 
 @role_required(Role.VIEWER)
@@ -84,13 +132,8 @@ def instance_file_response(instance: Instance) -> FileResponse:
                         content_type="application/dicom")
 
 
-@role_required(Role.VIEWER)
-def series_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    series = get_object_or_404(Series, pk=pk)
-    instances = list(series.instances.order_by("instance_number", "pk"))
-    if not instances:
-        raise Http404("empty series")
-    instance = instances[len(instances) // 2]
+def thumbnail_response(instance: Instance) -> HttpResponseBase:
+    """A 128-pixel PNG of the instance's first frame, cached by the file's checksum."""
     cache = settings.THUMBNAIL_DIR / instance.sha256[:2] / f"{instance.sha256}.png"
     if not cache.is_file():
         try:
@@ -107,6 +150,20 @@ def series_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     return response
 
 
+@role_required(Role.VIEWER)
+def series_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    series = get_object_or_404(Series, pk=pk)
+    instances = list(series.instances.order_by("instance_number", "pk"))
+    if not instances:
+        raise Http404("empty series")
+    return thumbnail_response(instances[len(instances) // 2])
+
+
+@role_required(Role.VIEWER)
+def instance_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    return thumbnail_response(get_object_or_404(Instance, pk=pk))
+
+
 @role_required(Role.ADMINISTRATOR)
 def study_delete(request: HttpRequest, pk: int) -> HttpResponse:
     study = get_object_or_404(Study.objects.select_related("patient"), pk=pk)
@@ -114,7 +171,19 @@ def study_delete(request: HttpRequest, pk: int) -> HttpResponse:
         removed = delete_studies([study])
         messages.success(request, f"Deleted the study and its {removed} instance(s).")
         return redirect("archive:study_list")
-    return render(request, "archive/study_confirm_delete.html", {"study": study})
+    return render(request, "archive/study_confirm_delete.html",
+                  {"study": study, "crumbs": archive_crumbs(study, current="Delete")})
+
+
+def recent_imports(request: HttpRequest) -> list[tuple[Job, list[Study], int]]:
+    """The user's latest imports, each with (some of) the studies it archived."""
+    rows = []
+    for job in request_user(request).jobs.filter(kind="import")[:RECENT_IMPORTS]:
+        studies = Study.objects.filter(series__instances__source_job=job).distinct()
+        count = studies.count()
+        rows.append((job, list(studies.select_related("patient")[:STUDY_LINKS_PER_IMPORT]),
+                     count))
+    return rows
 
 
 def _import_context(request: HttpRequest, upload: UploadImportForm,
@@ -124,7 +193,8 @@ def _import_context(request: HttpRequest, upload: UploadImportForm,
         "path_form": path,
         "import_roots": import_roots(),
         "upload_limit": upload_limit(),
-        "recent_imports": request_user(request).jobs.filter(kind="import")[:10],
+        "recent_imports": recent_imports(request),
+        "crumbs": [Crumb("Archive", reverse("archive:study_list")), Crumb("Import")],
     }
 
 
@@ -147,7 +217,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             if not files:
                 upload_form.add_error("upload", "Choose at least one file.")
             elif upload_form.is_valid():
-                stage = stage_uploads(files)
+                stage = stage_uploads(files, request.POST.getlist("upload_path"))
                 policy = upload_form.cleaned_data["duplicates"]
                 return _start_import(request, {"upload": stage, "duplicates": policy})
     return render(request, "archive/import.html", _import_context(request, upload_form, path_form))

@@ -16,7 +16,9 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.http import HttpRequest
 
 _STAGE_ID = re.compile(r"^[0-9a-f]{32}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f:*?\"<>|]+")  # not in a file name anywhere
+MAX_NAME_BYTES = 200  # file systems allow 255
+MAX_DEPTH = 8
 
 
 class UploadTooLarge(Exception):
@@ -87,15 +89,46 @@ def save_uploaded_file(upload: UploadedFile, target: Path) -> None:
             out.write(chunk)
 
 
-def stage_uploads(files: list[UploadedFile]) -> str:
-    """Move uploaded files into a new staging folder; returns its ID."""
+def safe_relative_path(name: str) -> Path | None:
+    """An uploaded file's name or relative path (as the browser gave it, ``/`` or ``\\``
+    separated) as a path that stays inside the staging folder; None when nothing is left."""
+    parts = []
+    for part in re.split(r"[/\\]+", name):
+        cleaned = _CONTROL.sub("_", part).strip()
+        cleaned = cleaned.encode()[:MAX_NAME_BYTES].decode(errors="ignore")
+        if cleaned and cleaned not in (".", ".."):
+            parts.append(cleaned)
+    return Path(*parts[-MAX_DEPTH:]) if parts else None
+
+
+def _taken(folder: Path, relative: Path) -> bool:
+    """The name is used already, or one of its folders is a file staged before."""
+    if (folder / relative).exists():
+        return True
+    return any((folder / parent).is_file() for parent in relative.parents
+               if parent != Path("."))
+
+
+def stage_uploads(files: list[UploadedFile], relative_paths: list[str] | None = None) -> str:
+    """Move uploaded files into a new staging folder; returns its ID.
+
+    Each file keeps its original name, under the relative path the browser sent for it
+    (``relative_paths``, in the order of ``files``: a dropped or chosen folder's layout), so
+    that the import names its items as the operator knows them. A name met twice goes into
+    a numbered sub-folder."""
+    paths = relative_paths if relative_paths and len(relative_paths) == len(files) else None
     stage_id = uuid.uuid4().hex
     folder = upload_root() / stage_id
     folder.mkdir(parents=True)
     try:
         for index, upload in enumerate(files):
-            name = _UNSAFE.sub("_", Path(upload.name or "file").name)[:100] or "file"
-            save_uploaded_file(upload, folder / f"{index:05d}-{name}")
+            given = (paths[index] if paths else "") or upload.name or ""
+            relative = safe_relative_path(given) or Path("file")
+            target = folder / relative
+            if _taken(folder, relative):
+                target = folder / f"{index:05d}" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_uploaded_file(upload, target)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -73,7 +73,7 @@ def resolve_source(user: User, kind: str, ident: str) -> InspectedFile:
         if instance is None:
             raise Http404("No such instance.")
         path = absolute_path(instance.file_path)
-        title = f"Instance #{instance.instance_number or '—'} · {instance.sop_class_name}"
+        title = instance.title
         back = instance.get_absolute_url()
     elif kind == "upload" and _TOKEN.match(ident):
         path = _user_dir(user) / f"{ident}.dcm"  # another user's token is simply not found

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
-from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django import forms
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from pydicom import dcmread
 
+from archive.breadcrumbs import Crumb
 from archive.imports.roots import PathRefused, resolve_import_path
 from archive.inspect.diff import diff_datasets
 from archive.inspect.loading import Unreadable, load
 from archive.inspect.patterns import BadPattern, apply_pattern, compile_pattern, parse_overrides
 from archive.inspect.scanner import BadTag, header, parse_tags, scan, to_csv
-from archive.inspect.sources import resolve_source, uploaded_files
-from archive.models import Instance, Study
+from archive.inspect.sources import resolve_source
+from archive.inspect.tools_forms import (
+    DEFAULT_PATTERN,
+    DEFAULT_TAGS,
+    DiffForm,
+    PatternForm,
+    ScannerForm,
+)
+from archive.models import Instance, Series, Study
+from archive.pickers import PickLevel, choices_for
 from archive.storage import absolute_path
 from console.roles import Role, request_user, role_required
 from netjobs.models import Job
@@ -31,71 +43,81 @@ def _file_ref(request: HttpRequest, ref: str) -> Path:
 
 @role_required(Role.VIEWER)
 def tools_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "archive/tools.html")
+    return render(request, "archive/tools.html", {"crumbs": _crumbs()})
 
 
-def _positive(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdecimal() and int(text) > 0 else None
+def _crumbs(current: str = "") -> list[Crumb]:
+    crumbs = [Crumb("Archive", reverse("archive:study_list"))]
+    if current:
+        return [*crumbs, Crumb("Tools", reverse("archive:tools")), Crumb(current, "")]
+    return [*crumbs, Crumb("Tools", "")]
+
+
+def _diff_file(request: HttpRequest, chosen: Instance | str) -> Path:
+    """A picked instance, or ``upload:<token>`` (404 when not the user's / not there)."""
+    if isinstance(chosen, Instance):
+        return _file_ref(request, f"instance:{chosen.pk}")
+    return _file_ref(request, chosen)
 
 
 @role_required(Role.VIEWER)
 def diff_page(request: HttpRequest) -> HttpResponse:
-    first, second = request.GET.get("a", ""), request.GET.get("b", "")
-    context: dict[str, object] = {"a": first, "b": second,
-                                  "meta": bool(request.GET.get("meta")),
-                                  "truncate": request.GET.get("truncate", ""),
-                                  "uploads": uploaded_files(request_user(request))}
-    if first and second:
-        truncate = request.GET.get("truncate", "")
+    bound = "a" in request.GET and "b" in request.GET
+    form = DiffForm(request.GET if bound else None, initial=request.GET.dict(),
+                    user=request_user(request))
+    context: dict[str, object] = {"form": form, "crumbs": _crumbs("Compare two files")}
+    if bound and form.is_valid():
+        data = form.cleaned_data
         try:
-            left, right = load(_file_ref(request, first)), load(_file_ref(request, second))
+            left = load(_diff_file(request, data["a"]))
+            right = load(_diff_file(request, data["b"]))
         except Unreadable as exc:
             context["error"] = str(exc)
         else:
             context["differences"] = diff_datasets(
-                left.dataset, right.dataset, include_meta=bool(request.GET.get("meta")),
-                truncate=_positive(truncate))
-    return render(request, "archive/diff.html", context)
+                left.dataset, right.dataset, include_meta=data["meta"],
+                truncate=data["truncate"] or None)
+    return render(request, "archive/diff.html", context, status=_status(bound, form, context))
 
 
-def _number(request: HttpRequest, name: str) -> int:
-    value = request.GET.get(name, "")
-    if not (value.isascii() and value.isdecimal()):
-        raise Http404(f"{name} must be a number")
-    return int(value)
-
-
-def _scope_files(request: HttpRequest) -> tuple[str, list[tuple[str, Path]]]:
-    if "study" in request.GET:
-        study = get_object_or_404(Study, pk=_number(request, "study"))
+def _scope_files(data: dict[str, Any]) -> tuple[str, list[tuple[str, Path]]]:
+    if data.get("study"):
+        study: Study = data["study"]
         instances = Instance.objects.filter(series__study=study).order_by(
             "series__series_number", "instance_number")
-        return f"study {study}", [(i.sop_instance_uid, absolute_path(i.file_path))
-                                  for i in instances[:MAX_SCAN_FILES]]
-    if "job" in request.GET:
-        job = get_object_or_404(Job, pk=_number(request, "job"))
+        return choices_for(PickLevel.STUDY, [study])[0].summary, [
+            (i.sop_instance_uid, absolute_path(i.file_path)) for i in instances[:MAX_SCAN_FILES]]
+    if data.get("job"):
+        job = get_object_or_404(Job, pk=data["job"])
         instances = Instance.objects.filter(source_job=job)
         return f"import job {job.pk}", [(i.source_detail or i.sop_instance_uid,
                                          absolute_path(i.file_path))
                                         for i in instances[:MAX_SCAN_FILES]]
-    folder = resolve_import_path(request.GET.get("path", ""))
+    folder = resolve_import_path(data["path"])
     files = sorted(p for p in folder.rglob("*") if p.is_file())[:MAX_SCAN_FILES] \
         if folder.is_dir() else [folder]
     return str(folder), [(str(p.relative_to(folder)) if p != folder else p.name, p)
                          for p in files]
 
 
+def _with_default(request: HttpRequest, name: str, default: str) -> QueryDict:
+    data = request.GET.copy()
+    if name not in data:
+        data[name] = default
+    return data
+
+
 @role_required(Role.VIEWER)
 def scanner_page(request: HttpRequest) -> HttpResponse:
-    context: dict[str, object] = {"tags_text": request.GET.get("tags", "PatientName PatientID "
-                                                               "StudyDate Modality "
-                                                               "SOPInstanceUID"),
-                                  "query": request.GET.urlencode(),
-                                  "import_roots": settings.IMPORT_ROOTS}
-    if any(key in request.GET for key in ("study", "job", "path")):
+    bound = any(key in request.GET for key in ("study", "job", "path"))
+    form = ScannerForm(_with_default(request, "tags", DEFAULT_TAGS) if bound else None,
+                       initial=request.GET.dict())
+    context: dict[str, object] = {"form": form, "query": request.GET.urlencode(),
+                                  "crumbs": _crumbs("Scanner")}
+    if bound and form.is_valid():
         try:
-            tags = parse_tags(str(context["tags_text"]))
-            scope, files = _scope_files(request)
+            tags = parse_tags(form.cleaned_data["tags"])
+            scope, files = _scope_files(form.cleaned_data)
         except (BadTag, PathRefused) as exc:
             context["error"] = str(exc)
         else:
@@ -105,32 +127,40 @@ def scanner_page(request: HttpRequest) -> HttpResponse:
                 response["Content-Disposition"] = 'attachment; filename="scan.csv"'
                 return response
             context.update(scope=scope, header=header(tags), rows=rows)
-    return render(request, "archive/scanner.html", context)
+    return render(request, "archive/scanner.html", context, status=_status(bound, form, context))
+
+
+def _status(bound: bool, form: forms.Form, context: dict[str, object]) -> int:
+    """422 for a request whose parameters were refused (the page says why), else 200."""
+    return HTTPStatus.UNPROCESSABLE_ENTITY if bound and (form.errors or context.get("error")) \
+        else HTTPStatus.OK
+
+
+def _pattern_instances(chosen: Study | Series | Instance) -> list[Instance]:
+    if isinstance(chosen, Instance):
+        return [chosen]
+    instances = Instance.objects.filter(series__study=chosen) if isinstance(chosen, Study) \
+        else Instance.objects.filter(series=chosen)
+    return list(instances.order_by("series__series_number", "instance_number")[:5000])
 
 
 @role_required(Role.VIEWER)
 def pattern_page(request: HttpRequest) -> HttpResponse:
-    pattern = request.GET.get("pattern", "{0020000D,hash}/{0020000E,hash}/{00080018}")
-    overrides_text = request.GET.get("set", "")
-    context: dict[str, object] = {"pattern": pattern, "set": overrides_text,
-                                  "study": request.GET.get("study", ""),
-                                  "instance": request.GET.get("instance", "")}
-    if request.GET.get("study") or request.GET.get("instance"):
+    bound = any(request.GET.get(key) for key in ("study", "series", "instance"))
+    form = PatternForm(_with_default(request, "pattern", DEFAULT_PATTERN) if bound else None,
+                       initial=request.GET.dict())
+    context: dict[str, object] = {"form": form, "crumbs": _crumbs("Format pattern")}
+    if bound and form.is_valid():
         try:
-            parts = compile_pattern(pattern)
-            overrides = parse_overrides(overrides_text)
+            parts = compile_pattern(form.cleaned_data["pattern"])
+            overrides = parse_overrides(form.cleaned_data["set"])
         except BadPattern as exc:
             context["error"] = str(exc)
         else:
-            if request.GET.get("instance"):
-                instances = [get_object_or_404(Instance, pk=_number(request, "instance"))]
-            else:
-                instances = list(Instance.objects.filter(
-                    series__study_id=_number(request, "study")).order_by("instance_number")[:5000])
             results = []
-            for instance in instances:
+            for instance in _pattern_instances(form.chosen()):
                 ds = dcmread(absolute_path(instance.file_path), stop_before_pixels=True,
                              force=True)
                 results.append((instance, apply_pattern(parts, ds, overrides)))
             context["results"] = results
-    return render(request, "archive/pattern.html", context)
+    return render(request, "archive/pattern.html", context, status=_status(bound, form, context))

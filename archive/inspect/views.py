@@ -3,23 +3,30 @@ element values (with encapsulated fragments as separate files)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
 import zipfile
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect
+from django.shortcuts import render as render_template
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+from pydicom.datadict import dictionary_keyword
+from pydicom.dataset import Dataset
 
+from archive.breadcrumbs import Crumb, archive_crumbs
 from archive.imports.uploads import too_large_message
 from archive.inspect.dicomjson import to_dicom_json
-from archive.inspect.dump import Dump, dump
+from archive.inspect.dump import BINARY_VRS, Dump, dump
 from archive.inspect.filtering import filter_rows
 from archive.inspect.info import image_info
 from archive.inspect.loading import Unreadable, load
 from archive.inspect.nativexml import to_native_xml
+from archive.inspect.pixels import BadPoint, display_range, pixel_value
 from archive.inspect.sources import (
     InspectedFile,
     delete_upload,
@@ -29,15 +36,39 @@ from archive.inspect.sources import (
 )
 from archive.inspect.text import dump_text
 from archive.inspect.validate import Severity, validate
+from archive.models import Instance
 from archive.rendering import RenderRefused, Window, file_window, frame_count
 from archive.rendering import render as render_frame
 from console.roles import Role, request_user, role_required
 
 RAW_CHUNK = 1024 * 1024
+TAB_LABELS = {"dump": "Dump", "json": "DICOM JSON", "xml": "Native XML", "raw": "Raw values",
+              "info": "Info", "validate": "Validate", "render": "Render"}
 
 
 def _source(request: HttpRequest, kind: str, ident: str) -> InspectedFile:
     return resolve_source(request_user(request), kind, ident)
+
+
+def inspect_crumbs(source: InspectedFile, tab: str) -> list[Crumb]:
+    """Archive › Patient › Study › Series › Instance › tab, or Inspect a file › name › tab."""
+    current = TAB_LABELS.get(tab, "Inspect")
+    if source.kind == "instance":
+        instance = Instance.objects.select_related("series__study__patient").filter(
+            pk=int(source.ident)).first()
+        if instance is not None:
+            return archive_crumbs(instance, current=current)
+    return [Crumb("Inspect a file", reverse("archive:inspect_home")),
+            Crumb(source.title or "Uploaded file", source.url("dump")), Crumb(current)]
+
+
+def render(request: HttpRequest, template: str, context: dict[str, object],
+           status: int = 200) -> HttpResponse:
+    """An inspect page: with the source's breadcrumbs when it has one."""
+    source = context.get("source")
+    if isinstance(source, InspectedFile):
+        context = {"crumbs": inspect_crumbs(source, str(context.get("tab", ""))), **context}
+    return render_template(request, template, context, status=status)
 
 
 @role_required(Role.VIEWER)
@@ -97,21 +128,42 @@ def dicom_json(request: HttpRequest, source: InspectedFile) -> dict[str, object]
 def _document(request: HttpRequest, kind: str, ident: str, tab: str) -> HttpResponse:
     """The DICOM JSON or Native XML of a file: a page, ``?raw=1`` or ``?download=1``."""
     source = _source(request, kind, ident)
+    keywords: dict[str, str] = {}
     try:
         if tab == "json":
-            text = json.dumps([dicom_json(request, source)], indent=2, ensure_ascii=False)
+            document = dicom_json(request, source)
+            text = json.dumps([document], indent=2, ensure_ascii=False)
+            keywords = tag_keywords(document)
         else:
             text = native_xml(request, source).decode()
     except Unreadable as exc:
-        return render(request, "archive/inspect_error.html", {"source": source, "error": exc},
-                      status=422)
+        return render(request, "archive/inspect_error.html",
+                      {"source": source, "error": exc, "tab": tab}, status=422)
     if request.GET.get("download") or request.GET.get("raw"):
         response = HttpResponse(text, content_type=f"application/dicom+{tab}")
         if request.GET.get("download"):
             response["Content-Disposition"] = f'attachment; filename="{source.ident}.{tab}"'
         return response
     return render(request, f"archive/inspect_{tab}.html",
-                  {"source": source, tab: text, "tab": tab})
+                  {"source": source, tab: text, "tab": tab, "keywords": keywords,
+                   "size": len(text.encode())})
+
+
+def tag_keywords(document: dict[str, object]) -> dict[str, str]:
+    """Keyword of every standard tag in a DICOM JSON object (nested items too), for labels."""
+    found: dict[str, str] = {}
+    pending: list[object] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if len(key) == 8 and key not in found:
+                    with contextlib.suppress(ValueError, KeyError):  # private, unknown
+                        found[key] = dictionary_keyword(int(key, 16)) or ""
+                pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(node)
+    return {tag: keyword for tag, keyword in found.items() if keyword}
 
 
 @role_required(Role.VIEWER)
@@ -159,6 +211,17 @@ def chosen_window(request: HttpRequest) -> Window | None:
 
 
 @role_required(Role.VIEWER)
+def inspect_raw(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
+    """Binary and long values, and encapsulated fragments, each downloadable as stored."""
+    source = _source(request, kind, ident)
+    rows = [row for row in dump(source.path).rows if row.downloadable and (
+        row.vr in BINARY_VRS or row.kind == "fragment" or row.truncated)]
+    encapsulated = sorted({row.path for row in rows if row.kind == "fragment"})
+    return render(request, "archive/inspect_raw.html", {
+        "source": source, "rows": rows, "encapsulated": encapsulated, "tab": "raw"})
+
+
+@role_required(Role.VIEWER)
 def inspect_info(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     source = _source(request, kind, ident)
     info = image_info(source.path)
@@ -186,12 +249,56 @@ def inspect_render_page(request: HttpRequest, kind: str, ident: str) -> HttpResp
     loaded = load(source.path)
     ds = loaded.dataset
     window = file_window(ds)
+    monochrome = str(ds.get("PhotometricInterpretation", "")).startswith("MONOCHROME")
     return render(request, "archive/inspect_render.html", {
         "source": source, "tab": "render",
-        "frames": frame_count(ds),
+        "frames": frame_count(ds), "fps": cine_rate(ds),
         "file_window": window, "presets": WINDOW_PRESETS,
-        "monochrome": str(ds.get("PhotometricInterpretation", "")).startswith("MONOCHROME"),
+        "start_window": window or (full_range_window(source) if monochrome else None),
+        "monochrome": monochrome,
     })
+
+
+DEFAULT_FPS = 10.0
+
+
+def cine_rate(ds: Dataset) -> float:
+    """Frames per second from Cine Rate, else Frame Time (ms), else a default."""
+    with contextlib.suppress(TypeError, ValueError):
+        rate = float(ds.get("CineRate") or 0)
+        if rate > 0:
+            return min(rate, 60.0)
+    with contextlib.suppress(TypeError, ValueError):
+        frame_time = float(ds.get("FrameTime") or 0)
+        if frame_time > 0:
+            return min(1000.0 / frame_time, 60.0)
+    return DEFAULT_FPS
+
+
+def full_range_window(source: InspectedFile) -> Window | None:
+    """A window over the first frame's whole range, for files that give none."""
+    try:
+        span = display_range(source.path)
+    except RenderRefused:
+        return None
+    if span is None:
+        return None
+    low, high = span
+    return Window((low + high + 1) / 2, max(high - low + 1, 1.0))
+
+
+@role_required(Role.VIEWER)
+def inspect_pixel(request: HttpRequest, kind: str, ident: str) -> JsonResponse:
+    """The stored and rescaled value at ``row``/``column`` (from 0) of ``frame`` (from 1)."""
+    source = _source(request, kind, ident)
+    try:
+        value = pixel_value(source.path, request.GET.get("frame", "1"),
+                            request.GET.get("row", ""), request.GET.get("column", ""))
+    except BadPoint as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except RenderRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=422)
+    return JsonResponse(value.as_json())
 
 
 @role_required(Role.VIEWER)

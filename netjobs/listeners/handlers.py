@@ -32,12 +32,13 @@ class StoreSettings:
 
 
 def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
-                   calling_ae_title: str, settings: StoreSettings) -> int:
+                   calling_ae_title: str, settings: StoreSettings,
+                   association_id: int | None = None) -> int:
     """Archive one received instance; the DIMSE status to answer with."""
     try:
         store_received(data, source_detail=calling_ae_title, policy=settings.duplicate_policy,
                        cache=settings.cache, expected_sop_class=context_sop_class or None,
-                       job=settings.job)
+                       job=settings.job, association_id=association_id)
     except DuplicateRejected:
         return DimseStatus.DUPLICATE_SOP_INSTANCE
     except SopClassMismatch:
@@ -54,8 +55,10 @@ def store_instance(data: bytes | bytearray | memoryview, context_sop_class: str,
 
 
 def on_c_store(event: Any, settings: StoreSettings) -> int:
+    recorder = getattr(event.assoc, "_console_recorder", None)  # a listener's record
     return store_instance(event.encoded_dataset(), str(event.context.abstract_syntax),
-                          event.assoc.requestor.ae_title, settings)
+                          event.assoc.requestor.ae_title, settings,
+                          recorder.record.pk if recorder is not None else None)
 
 
 def refuse_c_store(event: Any, settings: StoreSettings) -> int:

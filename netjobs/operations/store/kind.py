@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import shlex
+from pathlib import Path
 from typing import Any
 
 from django import forms
 
 from archive.forms import MultipleFileField
-from archive.imports.uploads import stage_uploads
+from archive.imports.uploads import stage_uploads, staged_upload_dir
 from archive.models import Instance, Series
+from archive.pickers import ArchiveObjectField, PickLevel
 from archive.storage import absolute_path
 from netjobs.jobs.base import CommandLine, Download, JobKind
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
@@ -22,19 +24,15 @@ from netjobs.operations.store.run import StoreParams, describe, retry_failed, ru
 from netjobs.operations.store.sending import Decompress
 
 
-def _ids(text: str) -> list[int]:
-    values = [v for v in text.replace(",", " ").split() if v]
-    if not all(v.isdigit() for v in values):
-        raise forms.ValidationError("Give archive IDs (numbers) separated by spaces or commas.")
-    return [int(v) for v in values]
-
-
 class StoreForm(JobForm):
     ae = remote_ae_field("Send to")
     calling_ae = local_ae_field()
-    studies = forms.CharField(required=False, help_text="Archive study IDs (the study "
-                                                        "page's Send button fills this in).")
-    series = forms.CharField(required=False, help_text="Archive series IDs.")
+    studies = ArchiveObjectField(PickLevel.STUDY, multiple=True, required=False,
+                                 label="Studies")
+    series = ArchiveObjectField(PickLevel.SERIES, multiple=True, required=False,
+                                label="Or series")
+    instances = ArchiveObjectField(PickLevel.INSTANCE, multiple=True, required=False,
+                                   label="Or instances")
     path = forms.CharField(required=False, label="Server path",
                            help_text="Or a file or folder under an import root.")
     upload = MultipleFileField(required=False, label="Or files from this computer",
@@ -49,12 +47,6 @@ class StoreForm(JobForm):
     associations = forms.IntegerField(min_value=1, max_value=8, initial=1,
                                       help_text="Associations in parallel.")
 
-    def clean_studies(self) -> list[int]:
-        return _ids(self.cleaned_data.get("studies") or "")
-
-    def clean_series(self) -> list[int]:
-        return _ids(self.cleaned_data.get("series") or "")
-
     def params(self) -> dict[str, Any]:
         data = self.cleaned_data
         values: dict[str, Any] = {
@@ -67,13 +59,36 @@ class StoreForm(JobForm):
         elif data.get("path"):
             values["path"] = data["path"]
         else:
-            values.update(studies=data["studies"], series=data["series"])
+            values.update({name: [obj.pk for obj in data[name]]
+                           for name in ("studies", "series", "instances")})
         return values
+
+
+ONLY_SHOWN = 20  # files named on a "retry failed only" command line before "<n more>"
+
+
+def _only_files(params: StoreParams) -> list[str]:
+    """The files of just the items ``only`` names (what "retry failed only" re-sends)."""
+    if params.path:
+        root = Path(params.path)
+        files = [str(root if root.is_file() else root / name) for name in params.only]
+    elif params.upload:
+        folder = staged_upload_dir(params.upload)
+        files = [str(folder / name) if folder else name for name in params.only]
+    else:
+        found = dict(Instance.objects.filter(sop_instance_uid__in=params.only)
+                     .values_list("sop_instance_uid", "file_path"))
+        files = [str(absolute_path(found[uid])) for uid in params.only if uid in found]
+    extra = len(files) - ONLY_SHOWN
+    return files[:ONLY_SHOWN] + ([f"<{extra} more file(s)>"] if extra > 0 else [])
 
 
 def _folders(params: StoreParams) -> list[str]:
     """What to name on a command line: the archive folders of the studies or series (the
-    storage keeps a study's instances under one folder), else the path or upload."""
+    storage keeps a study's instances under one folder), else the path or upload; with
+    ``only``, just those files."""
+    if params.only:
+        return _only_files(params) or ["<files>"]
     if params.path:
         return [params.path]
     paths = Instance.objects.filter(

@@ -205,9 +205,10 @@ def describe(params: StoreParams) -> str:
     elif params.upload:
         what = f"upload {params.upload}"
     else:
-        parts = [f"{len(v)} {n}" for n, v in (("study", params.studies),
-                                              ("series", params.series),
-                                              ("instance", params.instances)) if v]
+        parts = [f"{len(v)} {one if len(v) == 1 else many}"
+                 for one, many, v in (("study", "studies", params.studies),
+                                      ("series", "series", params.series),
+                                      ("instance", "instances", params.instances)) if v]
         what = ", ".join(parts)
     only = f" ({len(params.only)} failed before)" if params.only else ""
     return f"C-STORE {what}{only} to {target}"
