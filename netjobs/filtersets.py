@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from netjobs.association_filters import MomentFilter
 from netjobs.jobs.registry import kind_choices
 from netjobs.models import AEKind, ApplicationEntity, Job, JobStatus
 
@@ -19,16 +21,21 @@ class JobFilterSet(django_filters.FilterSet):
         empty_label="anyone",
     )
     created_after = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="From"
+        field_name="created_at", lookup_expr="date__gte", label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     created_before = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="To"
+        field_name="created_at", lookup_expr="date__lte", label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
+    since = MomentFilter(field_name="created_at", lookup_expr="gte", label="Since",
+                         relative=True,
+                         widget=forms.TextInput(attrs={"placeholder": "24h, 7d, date"}))
     q = django_filters.CharFilter(field_name="summary", lookup_expr="icontains", label="Search")
 
     class Meta:
         model = Job
-        fields = ["kind", "status", "owner", "created_after", "created_before", "q"]
+        fields = ["kind", "status", "owner", "created_after", "created_before", "since", "q"]
 
 
 class AEFilterSet(django_filters.FilterSet):

@@ -19,6 +19,14 @@ from django_filters.views import FilterView
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.filtersets import AEFilterSet, JobFilterSet
 from netjobs.forms import AEForm
+from netjobs.jobs.display import (
+    counter_fields,
+    parameter_fields,
+    peer_of,
+    peers_for,
+    result_fields,
+)
+from netjobs.jobs.registry import get_kind
 from netjobs.jobs.services import (
     JobStateError,
     ParamsInvalid,
@@ -26,12 +34,23 @@ from netjobs.jobs.services import (
     can_control,
     cancel_job,
     create_job,
+    retry_failed_params,
     retry_job,
+    retry_refusal,
 )
 from netjobs.jobs.views import kind_context, retried
 from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 
 # --- Application Entities ---------------------------------------------------------------
+
+
+ECHO_KINDS = ("echo", "connectivity")  # jobs that tell whether a remote AE answers
+
+
+def last_echo(ae: ApplicationEntity) -> Job | None:
+    """The AE's latest C-ECHO or connectivity check."""
+    return (Job.objects.filter(kind__in=ECHO_KINDS, params__ae=ae.pk)
+            .order_by("-created_at", "-pk").first())
 
 
 class AEListView(RoleRequiredMixin, FilterView):
@@ -40,6 +59,13 @@ class AEListView(RoleRequiredMixin, FilterView):
     filterset_class = AEFilterSet
     template_name = "netjobs/ae_list.html"
     paginate_by = 50
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = context.get("page_obj")
+        aes = page.object_list if page is not None else context["object_list"]
+        context["ae_rows"] = [(ae, last_echo(ae) if ae.is_remote else None) for ae in aes]
+        return context
 
 
 class AEDetailView(RoleRequiredMixin, DetailView):
@@ -52,6 +78,7 @@ class AEDetailView(RoleRequiredMixin, DetailView):
         context["recent_jobs"] = Job.objects.filter(
             params__ae=self.object.pk
         ).select_related("owner")[:10]
+        context["last_echo"] = last_echo(self.object) if self.object.is_remote else None
         return context
 
 
@@ -120,7 +147,10 @@ class JobDetailView(RoleRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(job_live_context(self.request, self.object))
+        job = self.object
+        context.update(job_live_context(self.request, job))
+        context.update(parameter_fields=parameter_fields(job), retries=list(job.retries.all()),
+                       peer=peer_of(job, peers_for([job])))
         return context
 
 
@@ -144,6 +174,9 @@ def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     shown = job.items.exclude(outcome=ItemOutcome.SUCCEEDED) if many else job.items.all()
     return {
         **kind_context(job),
+        **retry_context(request, job),
+        "result_fields": result_fields(job),
+        "counter_fields": counter_fields(job),
         "throughput": throughput(job),
         "item_counts": [(o, outcomes[o.value]) for o in ItemOutcome if outcomes.get(o.value)],
         "items": shown[:500],
@@ -154,6 +187,18 @@ def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
             "presentation_contexts", "dimse_messages"
         ),
     }
+
+
+def retry_context(request: HttpRequest, job: Job) -> dict[str, Any]:
+    """Whether Retry / Retry failed only can work, and what the latter would re-send."""
+    if not job.is_terminal or not can_control(request_user(request), job):
+        return {"retry_refusal": None, "retry_failed_params": None}
+    refusal = retry_refusal(job)
+    params, _ = retry_failed_params(job) if refusal is None else (None, refusal)
+    commands = get_kind(job.kind).commands_for(params) if params is not None else []
+    return {"retry_refusal": refusal, "retry_failed_params": params,
+            "retry_failed_commands": commands,
+            "retry_failed_count": len((params or {}).get("only") or [])}
 
 
 @role_required(Role.VIEWER)

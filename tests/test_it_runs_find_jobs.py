@@ -264,6 +264,9 @@ def test_find_on_dcmqrscp_matches_findscu_and_offers_downloads_and_retrieves(
     # the job page: a results table whose rows start a prefilled move or get
     page = client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'id="find-results"' in page and "DOE^JANE" in page
+    for row in table:  # dates readable on the page, as the peer sent them in the CSV
+        raw = row["StudyDate"]
+        assert len(raw) == 8 and f"<td>{raw[:4]}-{raw[4:6]}-{raw[6:]}</td>" in page
     move_link = f"/jobs/new/move/?ae={ae.pk}&amp;model=study_root&amp;level=STUDY" \
                 f"&amp;study_instance_uid={STUDY_A}"
     assert move_link in page

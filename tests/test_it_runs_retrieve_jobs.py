@@ -484,7 +484,7 @@ def test_the_move_form_suggests_listeners_and_starts_a_job(
     client = logged_in(operator)
     page = client.get(f"/jobs/new/move/?ae={ae.pk}&level=SERIES&study_instance_uid=1.2.3"
                       "&series_instance_uid=1.2.3.4").content.decode()
-    assert '<option value="INBOX">console listener inbox</option>' in page
+    assert '<option value="INBOX" selected>INBOX · console listener inbox</option>' in page
     assert 'value="INBOX"' in page and 'value="1.2.3.4"' in page
     response = client.post("/jobs/new/move/", {
         "ae": ae.pk, "model": "study_root", "level": "SERIES", "destination": "INBOX",

@@ -195,6 +195,7 @@ class JobFilters(Schema):
     owner: str | None = None
     created_after: date | None = None
     created_before: date | None = None
+    since: str | None = Field(None, description="24h, 7d, 30min (ago) or an ISO date and time")
     q: str | None = None
 
 

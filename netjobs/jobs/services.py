@@ -123,33 +123,64 @@ def cancel_job(job: Job, user: User) -> Job:
     return job
 
 
+def _no_longer_valid(exc: ValidationError) -> str:
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{e['msg']}"
+        for e in exc.errors())
+    return f"It cannot run again: its parameters are no longer valid ({problems})."
+
+
+def retry_refusal(job: Job) -> str | None:
+    """Why a retry of ``job`` cannot work (still running, kind gone, its upload or AE gone…),
+    or None. The page hides Retry for the same reasons the API refuses it."""
+    if not job.is_terminal:
+        return f"Job {job.pk} is still {job.status}; only finished jobs are retried."
+    try:
+        kind = get_kind(job.kind)
+    except UnknownJobKind:
+        return f"Jobs of kind {job.kind!r} can no longer run."
+    try:
+        kind.validate(job.params)
+    except ValidationError as exc:
+        return _no_longer_valid(exc)
+    return None
+
+
+def retry_failed_params(job: Job) -> tuple[dict[str, Any] | None, str | None]:
+    """The parameters of "retry failed only" (just what failed), or why there are none."""
+    refusal = retry_refusal(job)
+    if refusal is not None:
+        return None, refusal
+    kind = get_kind(job.kind)
+    if kind.retry_failed is None:
+        return None, f"{kind.label} jobs have no per-item retry; retry the whole job."
+    params = kind.retry_failed(job)
+    if params is None:
+        return None, f"Nothing failed in job {job.pk}."
+    try:
+        kind.validate(params)
+    except ValidationError as exc:
+        return None, _no_longer_valid(exc)
+    return params, None
+
+
 def retry_job(job: Job, user: User) -> Job:
     """Run a finished job again with the same parameters, as a new job linked to it."""
     if not can_control(user, job):
         raise RoleMissing(Role.OPERATOR)
-    if not job.is_terminal:
-        raise JobStateError(f"Job {job.pk} is still {job.status}; only finished jobs are retried.")
-    try:
-        return create_job(job.kind, job.params, owner=user, retry_of=job)
-    except UnknownJobKind as exc:
-        raise JobStateError(f"Jobs of kind {job.kind!r} can no longer run.") from exc
+    refusal = retry_refusal(job)
+    if refusal is not None:
+        raise JobStateError(refusal)
+    return create_job(job.kind, job.params, owner=user, retry_of=job)
 
 
 def retry_failed_job(job: Job, user: User) -> Job:
     """Run again only what failed (the kind decides what that is), as a new linked job."""
     if not can_control(user, job):
         raise RoleMissing(Role.OPERATOR)
-    if not job.is_terminal:
-        raise JobStateError(f"Job {job.pk} is still {job.status}; only finished jobs are retried.")
-    try:
-        kind = get_kind(job.kind)
-    except UnknownJobKind as exc:
-        raise JobStateError(f"Jobs of kind {job.kind!r} can no longer run.") from exc
-    if kind.retry_failed is None:
-        raise JobStateError(f"{kind.label} jobs have no per-item retry; retry the whole job.")
-    params = kind.retry_failed(job)
+    params, refusal = retry_failed_params(job)
     if params is None:
-        raise JobStateError(f"Nothing failed in job {job.pk}.")
+        raise JobStateError(refusal or f"Job {job.pk} cannot be retried.")
     return create_job(job.kind, params, owner=user, retry_of=job)
 
 

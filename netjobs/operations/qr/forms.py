@@ -3,15 +3,13 @@ string when started from a find result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.utils.html import format_html, format_html_join
 
 from archive.models import DuplicatePolicy
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
-from netjobs.models import AEKind, ApplicationEntity, Listener
+from netjobs.models import ApplicationEntity, Listener
 from netjobs.operations.qr.identifiers import InvalidKey, check_value, parse_key
 from netjobs.operations.qr.information_models import (
     LEVEL_ORDER,
@@ -26,29 +24,18 @@ WORKLIST_MODALITY = "ScheduledProcedureStepSequence/Modality"
 LEVEL_CHOICES = [(level.value, level.value) for level in LEVEL_ORDER]
 
 
-class DatalistInput(forms.TextInput):
-    """A text input with suggestions (an HTML datalist) that still takes any value."""
-
-    def __init__(self, suggestions: Callable[[], list[tuple[str, str]]],
-                 attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs)
-        self.suggestions = suggestions
-
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None,
-               renderer: Any = None) -> Any:
-        list_id = f"{name}-suggestions"
-        html = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
-        options = format_html_join("", '<option value="{}">{}</option>', self.suggestions())
-        return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
-
-
 def move_destinations() -> list[tuple[str, str]]:
-    """AE titles worth suggesting: the console's storage listeners, then the remote AEs."""
-    listeners = [(li.ae_title, f"console listener {li.name}")
-                 for li in Listener.objects.filter(storage=True).order_by("name")]
-    remotes = [(ae.ae_title, str(ae)) for ae in
-               ApplicationEntity.objects.filter(kind=AEKind.REMOTE).order_by("ae_title")]
-    return listeners + remotes
+    """The AE titles a C-MOVE may name: the console's storage listeners (the peer sends to
+    the console), then the AEs marked as accepting C-MOVE destinations."""
+    choices: dict[str, str] = {}
+    for listener in Listener.objects.filter(storage=True).order_by("name"):
+        choices.setdefault(listener.ae_title,
+                           f"{listener.ae_title} · console listener {listener.name}")
+    for ae in ApplicationEntity.objects.filter(accepts_move_destination=True).order_by(
+            "ae_title", "host", "port"):
+        described = f" · {ae.description}" if ae.description else ""
+        choices.setdefault(ae.ae_title, f"{ae.ae_title} ({ae.host}:{ae.port}){described}")
+    return list(choices.items())
 
 
 def parse_key_lines(text: str) -> dict[str, str]:
@@ -170,21 +157,31 @@ class RetrieveForm(JobForm):
 
 
 class MoveForm(RetrieveForm):
-    destination = forms.CharField(
-        max_length=16, validators=[validate_ae_title], label="Move destination",
-        widget=DatalistInput(move_destinations),
-        help_text="The AE title the peer sends to: a console listener, or a third AE. The "
-                  "peer must know its host and port.")
+    destination = forms.ChoiceField(
+        label="Move destination", choices=(),
+        help_text="Where the peer sends the instances: a console listener with storage, or "
+                  "an AE marked as accepting C-MOVE destinations (mark it on its AE page). "
+                  "The peer must know that AE title's host and port.")
     field_order = ["ae", "calling_ae", "destination"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not self.initial.get("destination"):
-            listener = Listener.objects.filter(storage=True).order_by("name").first()
-            self.initial["destination"] = listener.ae_title if listener else ""
+        choices = move_destinations()
+        field = self.fields["destination"]
+        field.choices = [("", "— choose a destination —"), *choices]  # type: ignore[attr-defined]
+        if not choices:
+            field.help_text = ("No destination yet: add a listener with storage, or mark an "
+                               "AE as accepting C-MOVE destinations.")
+        if not self.initial.get("destination") and choices:
+            self.initial["destination"] = choices[0][0]
+
+    def clean_destination(self) -> str:
+        title = (self.cleaned_data.get("destination") or "").strip()
+        validate_ae_title(title)
+        return title
 
     def params(self) -> dict[str, Any]:
-        return {**super().params(), "destination": self.cleaned_data["destination"].strip()}
+        return {**super().params(), "destination": self.cleaned_data["destination"]}
 
 
 class GetForm(RetrieveForm):

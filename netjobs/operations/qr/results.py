@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from netjobs.dicom.status import DimseStatus
 from netjobs.models import Job, JobItem
+from netjobs.operations.qr.display import display_value
 from netjobs.operations.qr.identifiers import columns_for, flatten
 from netjobs.operations.qr.information_models import (
     RETRIEVE_MODELS,
@@ -113,7 +114,8 @@ def find_results_context(job: Job) -> dict[str, Any]:
     total = JobItem.objects.filter(job=job).count()
     return {
         "columns": columns,
-        "rows": [(row, [row.values.get(c, "") for c in columns]) for row in rows],
+        "rows": [(row, [display_value(c, str(row.values.get(c, ""))) for c in columns])
+                 for row in rows],
         "total": total,
         "more": max(total - len(rows), 0),
         "retrievable": any(row.move_url for row in rows),
