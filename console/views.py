@@ -1,11 +1,11 @@
-"""Pages of the console shell: dashboard, API tokens, error pages."""
+"""Pages of the console shell: API tokens, theme, error pages (the dashboard is in
+console/dashboard_views.py)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,27 +15,13 @@ from django.views.decorators.http import require_POST
 from console.models import ApiToken, Theme, UserPreference
 from console.roles import Role, request_user, role_required
 from console.tokens import issue_token
-from netjobs.models import AEKind, ApplicationEntity, Job, JobStatus
-
-
-@role_required(Role.VIEWER)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    by_status = dict(Job.objects.values_list("status").annotate(n=Count("pk")))
-    by_kind = dict(ApplicationEntity.objects.values_list("kind").annotate(n=Count("pk")))
-    context = {
-        "remote_aes": by_kind.get(AEKind.REMOTE, 0),
-        "local_aes": by_kind.get(AEKind.LOCAL, 0),
-        "jobs_by_status": [(status, by_status.get(status.value, 0)) for status in JobStatus],
-        "active_jobs": Job.objects.filter(
-            status__in=[JobStatus.PENDING, JobStatus.RUNNING]
-        ).select_related("owner")[:10],
-        "recent_jobs": Job.objects.select_related("owner")[:10],
-    }
-    return render(request, "console/dashboard.html", context)
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'nightly script'")
+    name = forms.CharField(
+        label="Token name", max_length=100,
+        help_text="What the token is for, e.g. 'nightly script'. You see it only once.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "nightly script"}))
 
 
 @role_required(Role.VIEWER)
