@@ -37,11 +37,49 @@ def _first(value: Any) -> float | None:
         return None
 
 
-def file_window(ds: Dataset) -> Window | None:
-    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+def frame_group_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """The first item of a functional group macro (e.g. Pixel Value Transformation, Frame VOI
+    LUT) that applies to ``frame`` (from 0) of an enhanced multi-frame object: the per-frame
+    group first, then the shared one (PS3.3 C.7.6.16)."""
+    for keyword, index in (("PerFrameFunctionalGroupsSequence", frame),
+                           ("SharedFunctionalGroupsSequence", 0)):
+        groups = ds.get(keyword) or []
+        if index < len(groups):
+            items = groups[index].get(sequence) or []
+            if items:
+                return items[0]
+    return None
+
+
+def _window_of(item: Dataset) -> Window | None:
+    center, width = _first(item.get("WindowCenter")), _first(item.get("WindowWidth"))
     if center is None or width is None or width < 1:
         return None
     return Window(center, width)
+
+
+def file_window(ds: Dataset, frame: int = 0) -> Window | None:
+    """The file's window for ``frame``: top level, else the enhanced Frame VOI LUT group."""
+    top = _window_of(ds)
+    if top is not None:
+        return top
+    item = frame_group_item(ds, frame, "FrameVOILUTSequence")
+    return _window_of(item) if item is not None else None
+
+
+def modality_values(arr: np.ndarray, ds: Dataset, frame: int = 0) -> np.ndarray:
+    """Stored values through the Modality LUT: top-level rescale or LUT (pydicom), else the
+    Pixel Value Transformation group of an enhanced multi-frame object for ``frame``."""
+    if "RescaleSlope" in ds or "ModalityLUTSequence" in ds:
+        return apply_modality_lut(arr, ds).astype(np.float64)
+    item = frame_group_item(ds, frame, "PixelValueTransformationSequence")
+    if item is not None and "RescaleSlope" in item and "RescaleIntercept" in item:
+        try:
+            slope, intercept = float(item.RescaleSlope), float(item.RescaleIntercept)
+        except (TypeError, ValueError):
+            return arr.astype(np.float64)
+        return arr.astype(np.float64) * slope + intercept
+    return arr.astype(np.float64)
 
 
 def frame_count(ds: Dataset) -> int:
@@ -128,7 +166,8 @@ def linear_window(values: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
-def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None) -> np.ndarray:
+def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None,
+               frame: int = 0) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if photometric == "PALETTE COLOR":
         rgb = apply_color_lut(arr, ds).astype(np.float64)
@@ -137,8 +176,8 @@ def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None) -> np
     if arr.ndim == 3:  # RGB (pydicom converts YBR to RGB when decoding)
         bits = int(ds.get("BitsStored", 8) or 8)
         return np.clip(arr.astype(np.float64) / (2**bits - 1) * 255.0, 0, 255).astype(np.uint8)
-    values = apply_modality_lut(arr, ds).astype(np.float64)
-    chosen = window or file_window(ds)
+    values = modality_values(arr, ds, frame)
+    chosen = window or file_window(ds, frame)
     if chosen is not None:
         shown = linear_window(values, chosen)
     else:
@@ -155,7 +194,7 @@ def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None) -> np
 
 def render(path: Path, frame: int = 0, window: Window | None = None) -> Image.Image:
     arr, ds = decode_frame(path, frame)
-    return Image.fromarray(to_display(arr, ds, window))
+    return Image.fromarray(to_display(arr, ds, window, frame))
 
 
 def thumbnail(path: Path, size: int = 128) -> Image.Image:

@@ -12,7 +12,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut
 
-from archive.rendering import decode_frame, frame_count
+from archive.rendering import decode_frame, frame_count, frame_group_item, modality_values
 
 UNSPECIFIED_UNIT = "US"  # Rescale Type "US": unspecified (PS3.3 C.11.1.1.2)
 
@@ -68,14 +68,7 @@ def _from_item(item: Dataset | None, ds: Dataset) -> Rescale | None:
 
 def _functional_group(ds: Dataset, frame: int) -> Dataset | None:
     """The frame's Pixel Value Transformation item: per-frame first, then shared."""
-    for keyword, index in (("PerFrameFunctionalGroupsSequence", frame),
-                           ("SharedFunctionalGroupsSequence", 0)):
-        groups = ds.get(keyword) or []
-        if index < len(groups):
-            items = groups[index].get("PixelValueTransformationSequence") or []
-            if items:
-                return items[0]
-    return None
+    return frame_group_item(ds, frame, "PixelValueTransformationSequence")
 
 
 def frame_rescale(ds: Dataset, frame: int) -> Rescale | None:
@@ -138,5 +131,5 @@ def display_range(path: Path) -> tuple[float, float] | None:
     arr, ds = decoded_frame(path, 0)
     if arr.ndim == 3 or str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":
         return None
-    values = apply_modality_lut(arr, ds)
+    values = modality_values(arr, ds, 0)
     return float(np.min(values)), float(np.max(values))
