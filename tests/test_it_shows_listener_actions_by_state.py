@@ -60,7 +60,7 @@ def test_the_form_has_fieldsets_units_checkboxes_and_an_error_summary(
     summary = refused[refused.index('class="form-errors"'):refused.index("</div>",
                                                                        refused.index(
                                                                            "form-errors"))]
-    assert "fields need attention" in summary
+    assert "Please correct the following" in summary
     for label in ("Name", "AE title", "Port", "DIMSE timeout (seconds)"):
         assert f">{label}</a>:" in summary, label
     assert not Listener.objects.exists()
