@@ -3,6 +3,8 @@ job through the job services), delete (Administrators) and download as a ZIP fil
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import (
@@ -14,11 +16,11 @@ from django.http import (
 )
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from archive.indexing import delete_studies
-from archive.models import Series, Study
+from archive.models import Instance, Series, Study
 from archive.zips import instances_for, safe_part, series_folder, study_folder, zip_stream
 from console.roles import Role, request_user, role_required
 from netjobs.jobs.services import ParamsInvalid, RoleMissing, create_job
@@ -33,13 +35,23 @@ def selected_ids(data: QueryDict, name: str) -> list[int]:
     return sorted({int(value) for value in data.getlist(name) if value.strip().isdecimal()})
 
 
+def existing_ids(model: type[Study] | type[Series] | type[Instance], ids: list[int]) -> list[int]:
+    """The IDs that still name an object of ``model`` (a list may be stale)."""
+    if not ids:
+        return []
+    return sorted(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
 def back(request: HttpRequest) -> HttpResponse:
-    """Back where the action came from (the list with its filters), if that is this site."""
+    """Back where the action came from (the list with its filters), if that is this site; on
+    the first page, since a deletion may have removed the page the user was on."""
     target = request.POST.get(NEXT_PARAM) or request.GET.get(NEXT_PARAM) or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         target = reverse("archive:study_list")
-    return redirect(target)
+    parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return redirect(urlunsplit(parts._replace(query=urlencode(query))))
 
 
 def remote_aes() -> list[ApplicationEntity]:
@@ -51,8 +63,9 @@ def remote_aes() -> list[ApplicationEntity]:
 @role_required(Role.OPERATOR)
 def send_selection(request: HttpRequest) -> HttpResponse:
     """Start a store job for the selected studies, series or instances; show the job."""
-    selection = {name: selected_ids(request.POST, key) for name, key in
-                 (("studies", "study"), ("series", "series"), ("instances", "instance"))}
+    selection = {name: existing_ids(model, selected_ids(request.POST, key)) for name, key, model
+                 in (("studies", "study", Study), ("series", "series", Series),
+                     ("instances", "instance", Instance))}
     if not any(selection.values()):
         messages.error(request, NOTHING_SELECTED)
         return back(request)
@@ -91,9 +104,15 @@ def download_selection(request: HttpRequest) -> HttpResponseBase:
     if not studies and not series:
         messages.error(request, NOTHING_SELECTED)
         return back(request)
-    instances = instances_for(studies, series).iterator(chunk_size=500)
-    response = StreamingHttpResponse(zip_stream(instances), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{zip_name(studies, series)}.zip"'
+    chosen = instances_for(studies, series)
+    if not chosen.exists():
+        messages.error(request, "None of the selected studies or series is in the archive "
+                                "(any more): nothing to download.")
+        return back(request)
+    response = StreamingHttpResponse(zip_stream(chosen.iterator(chunk_size=500)),
+                                     content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{zip_name(studies, series)}.zip")
     return response
 
 
