@@ -17,15 +17,15 @@ from urllib.parse import urlencode
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, TruncHour
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncHour
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from archive.models import Instance, Patient, Series, Study
 from console.dashboard_guidance import Step, first_run_steps
 from console.heartbeats import Heartbeat, WorkerKind, last_heartbeat, redis_client
+from netjobs.jobs.checks import last_checks, with_last_check_id
 from netjobs.listeners.manager import STALE_AFTER
 from netjobs.listeners.services import offered_services
 from netjobs.models import (
@@ -43,7 +43,6 @@ from netjobs.models import (
 )
 
 WINDOW = timedelta(hours=24)
-CHECK_KINDS = ("echo", "connectivity")  # jobs that tell whether a remote AE answers
 MAX_AE_ROWS = 50
 
 
@@ -258,6 +257,8 @@ def refused_instances(since: datetime) -> int:
     return DimseMessage.objects.filter(
         FAILURE_STATUS, at__gte=since, command="C-STORE-RSP", direction=DimseDirection.SENT,
         association__role=AssociationRole.ACCEPTOR,
+        # bounds the scan by the indexed start time (an association lasting a day is rare)
+        association__started_at__gte=since - WINDOW,
     ).count()
 
 
@@ -299,15 +300,10 @@ class RemoteAERow:
 
 def remote_ae_rows(limit: int = MAX_AE_ROWS) -> list[RemoteAERow]:
     """Remote AEs (up to limit) with their latest echo/connectivity job: two queries."""
-    latest = (Job.objects.filter(kind__in=CHECK_KINDS)
-              .annotate(ae_id=Cast(KT("params__ae"), IntegerField()))
-              .filter(ae_id=OuterRef("pk")).order_by("-created_at", "-pk"))
-    aes = list(ApplicationEntity.objects.filter(kind=AEKind.REMOTE)
-               .annotate(last_check_id=Subquery(latest.values("pk")[:1]))
+    aes = list(with_last_check_id(ApplicationEntity.objects.filter(kind=AEKind.REMOTE))
                .order_by("ae_title", "host", "port")[:limit])
-    jobs = Job.objects.in_bulk([ae.last_check_id for ae in aes
-                                if ae.last_check_id is not None])
-    return [RemoteAERow(ae, jobs.get(ae.last_check_id)) for ae in aes]
+    checks = last_checks(aes)
+    return [RemoteAERow(ae, checks.get(ae.pk)) for ae in aes]
 
 
 # --- the whole page ------------------------------------------------------------------------
@@ -334,10 +330,15 @@ def build_dashboard(user: Any, now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     client = redis_client()
     archive = archive_totals()
+    redis_state = redis_check(client)
+    # Without Redis no heartbeat can be read: say so instead of waiting for each timeout.
+    workers = worker_heartbeats(client) if redis_state.ok else [
+        Heartbeat(kind, None, error=f"Redis unreachable: {redis_state.detail}")
+        for kind in WorkerKind]
     return Dashboard(
         listeners=listener_rows(now),
-        workers=worker_heartbeats(client),
-        services=[redis_check(client), database_check()],
+        workers=workers,
+        services=[redis_state, database_check()],
         archive=archive,
         per_hour=instances_per_hour(now),
         problems=problems(now),

@@ -64,10 +64,14 @@ def heartbeat_key(kind: WorkerKind) -> str:
     return f"{settings.QUEUE_PREFIX}console:heartbeat:{kind.value}"
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def beat(kind: WorkerKind, client: redis.Redis | None = None,
          ttl_seconds: float = HEARTBEAT_TTL_SECONDS) -> None:
     """Write the kind's heartbeat now; it lives ttl_seconds."""
-    value = json.dumps({"at": time.time(), "host": f"{socket.gethostname()}:{os.getpid()}"})
+    value = json.dumps({"at": time.time(), "host": this_process()})
     (client or redis_client()).set(heartbeat_key(kind), value, px=max(1, int(ttl_seconds * 1000)))
 
 
@@ -103,7 +107,11 @@ class HeartbeatThread:
         self._stop.set()
         self._thread.join(timeout=REDIS_TIMEOUT_SECONDS * 2)
         with contextlib.suppress(redis.RedisError):  # else the key expires on its own
-            redis_client().delete(heartbeat_key(self.kind))
+            client = redis_client()
+            # Only our own beat: another worker of the same kind may have written the key
+            # since, and it is still alive.
+            if last_heartbeat(self.kind, client).host == this_process():
+                client.delete(heartbeat_key(self.kind))
 
     def _run(self) -> None:
         client = redis_client()

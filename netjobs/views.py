@@ -19,6 +19,7 @@ from django_filters.views import FilterView
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.filtersets import AEFilterSet, JobFilterSet
 from netjobs.forms import AEForm
+from netjobs.jobs.checks import CHECK_KINDS, last_checks, with_last_check_id
 from netjobs.jobs.display import (
     counter_fields,
     parameter_fields,
@@ -44,12 +45,11 @@ from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 # --- Application Entities ---------------------------------------------------------------
 
 
-ECHO_KINDS = ("echo", "connectivity")  # jobs that tell whether a remote AE answers
 
 
 def last_echo(ae: ApplicationEntity) -> Job | None:
     """The AE's latest C-ECHO or connectivity check."""
-    return (Job.objects.filter(kind__in=ECHO_KINDS, params__ae=ae.pk)
+    return (Job.objects.filter(kind__in=CHECK_KINDS, params__ae=ae.pk)
             .order_by("-created_at", "-pk").first())
 
 
@@ -60,11 +60,15 @@ class AEListView(RoleRequiredMixin, FilterView):
     template_name = "netjobs/ae_list.html"
     paginate_by = 50
 
+    def get_queryset(self) -> QuerySet[ApplicationEntity]:
+        return with_last_check_id(super().get_queryset())
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         page = context.get("page_obj")
         aes = page.object_list if page is not None else context["object_list"]
-        context["ae_rows"] = [(ae, last_echo(ae) if ae.is_remote else None) for ae in aes]
+        checks = last_checks(aes)
+        context["ae_rows"] = [(ae, checks.get(ae.pk) if ae.is_remote else None) for ae in aes]
         return context
 
 
