@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.db.models import OuterRef, Subquery
 from django.urls import NoReverseMatch, reverse
 from pydicom import dcmread
 
@@ -28,12 +29,12 @@ class SeriesRow:
     time: dt.time | None = None
 
 
-def _series_date_time(instance: Instance | None) -> tuple[dt.date | None, dt.time | None]:
+def _series_date_time(file_path: str | None) -> tuple[dt.date | None, dt.time | None]:
     """Series Date/Time (else Acquisition, else Content) from one stored file's header."""
-    if instance is None:
+    if not file_path:
         return None, None
     try:
-        ds = dcmread(absolute_path(instance.file_path), stop_before_pixels=True, force=True,
+        ds = dcmread(absolute_path(file_path), stop_before_pixels=True, force=True,
                      specific_tags=["SeriesDate", "SeriesTime", "AcquisitionDate",
                                     "AcquisitionTime", "ContentDate", "ContentTime"])
     except (OSError, ValueError, EOFError):
@@ -55,10 +56,11 @@ def series_rows(study: Study) -> list[SeriesRow]:
     for series_id, uid in (Instance.objects.filter(series__study=study)
                            .values_list("series_id", "transfer_syntax_uid").distinct()):
         syntaxes[series_id].add(uid)
+    first_file = (Instance.objects.filter(series=OuterRef("pk"))
+                  .order_by("instance_number", "pk").values("file_path")[:1])
     rows = []
-    for series in study.series.all():
-        first = series.instances.order_by("instance_number", "pk").first()
-        date, time = _series_date_time(first)
+    for series in study.series.annotate(first_file=Subquery(first_file)):
+        date, time = _series_date_time(series.first_file)
         rows.append(SeriesRow(series, sorted(uid_name(u) for u in syntaxes[series.pk]),
                               date, time))
     return rows
