@@ -38,13 +38,18 @@ def as_date(text: str) -> dt.date | None:
 
 
 class DicomDateInput(forms.DateInput):
-    """``<input type=date>``: a DICOM date typed in the address is shown as the ISO date the
-    picker needs; anything else is left as typed, for the error to name."""
+    """A text box that takes a DICOM ``YYYYMMDD`` or an ISO date as typed; archive.js adds a
+    calendar button beside it (a browser date picker that fills the box). A valid date is
+    shown in ISO form; anything else is left as typed, for the error to name."""
 
-    input_type = "date"
+    input_type = "text"
 
     def __init__(self) -> None:
-        super().__init__(format="%Y-%m-%d")
+        super().__init__(format="%Y-%m-%d", attrs={
+            "class": "dicom-date", "inputmode": "numeric", "autocomplete": "off",
+            "placeholder": "YYYYMMDD", "maxlength": "10",
+            "pattern": r"\s*(\d{8}|\d{4}-\d{2}-\d{2})\s*",
+            "title": "A DICOM date (20240301) or an ISO date (2024-03-01)"})
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, str):

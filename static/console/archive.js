@@ -41,6 +41,41 @@
   var bulk = document.getElementById("bulk-form");
   if (bulk) setUpSelection(bulk);
 
+  // DICOM date boxes: typed YYYYMMDD or YYYY-MM-DD, or chosen from the browser's calendar.
+  function setUpDateBox(box) {
+    var picker = document.createElement("input");
+    picker.type = "date";
+    picker.className = "dicom-date-picker";
+    picker.tabIndex = -1;
+    picker.setAttribute("aria-hidden", "true");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "dicom-date-button secondary outline";
+    button.setAttribute("aria-label", "Open calendar");
+    button.title = "Choose the date from a calendar";
+    // A calendar drawn in currentColor: no emoji font is needed, and it follows the theme.
+    button.innerHTML = '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" ' +
+      'focusable="false" fill="none" stroke="currentColor" stroke-width="1.5">' +
+      '<rect x="1.75" y="3" width="12.5" height="11" rx="1.5"/><path d="M1.75 6.5h12.5' +
+      'M5 1.5v3M11 1.5v3"/></svg>';
+    var wrap = document.createElement("span");
+    wrap.className = "dicom-date-wrap";
+    box.parentNode.insertBefore(wrap, box);
+    wrap.append(box, button, picker);
+    button.addEventListener("click", function () {
+      var typed = box.value.trim();
+      var digits = /^(\d{4})(\d{2})(\d{2})$/.exec(typed);
+      picker.value = digits ? digits[1] + "-" + digits[2] + "-" + digits[3] :
+        (/^\d{4}-\d{2}-\d{2}$/.test(typed) ? typed : "");
+      if (typeof picker.showPicker === "function") { picker.showPicker(); } else { picker.focus(); }
+    });
+    picker.addEventListener("change", function () {
+      if (picker.value) { box.value = picker.value; }
+      box.focus();
+    });
+  }
+  document.querySelectorAll("input.dicom-date").forEach(setUpDateBox);
+
   // --- Import page: drag and drop of files and folders, upload progress -------------------
   var upload = document.getElementById("upload-form");
   if (!upload) return;
@@ -203,4 +238,5 @@
     progressText.textContent = "Uploading…";
     xhr.send(data);
   });
+
 })();
