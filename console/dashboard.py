@@ -25,6 +25,7 @@ from django.utils import timezone
 from archive.models import Instance, Patient, Series, Study
 from console.dashboard_guidance import Step, first_run_steps
 from console.heartbeats import Heartbeat, WorkerKind, last_heartbeat, redis_client
+from netjobs.dicom.status import failure_status_q
 from netjobs.jobs.checks import last_checks, with_last_check_id
 from netjobs.listeners.manager import STALE_AFTER
 from netjobs.listeners.services import offered_services
@@ -243,19 +244,10 @@ class Problem:
         return PROBLEM_LABELS[self.kind]
 
 
-# DIMSE failure statuses (PS3.7 C.1.4 and C.4): the general failure codes 0x01xx/0x02xx
-# (without the warnings 0x0107 and 0x0116) and the service-specific ranges Axxx and Cxxx.
-GENERAL_FAILURES = (0x0105, 0x0106, 0x0110, 0x0111, 0x0112, 0x0113, 0x0114, 0x0115, 0x0117,
-                    0x0118, 0x0119, 0x0120, 0x0121, 0x0122, 0x0123, 0x0124, 0x0210, 0x0211,
-                    0x0212, 0x0213)
-FAILURE_STATUS = (Q(status__in=GENERAL_FAILURES) | Q(status__gte=0xA000, status__lt=0xB000)
-                  | Q(status__gte=0xC000, status__lt=0xD000))
-
-
 def refused_instances(since: datetime) -> int:
     """C-STORE responses with a failure status that the listeners sent since then."""
     return DimseMessage.objects.filter(
-        FAILURE_STATUS, at__gte=since, command="C-STORE-RSP", direction=DimseDirection.SENT,
+        failure_status_q(), at__gte=since, command="C-STORE-RSP", direction=DimseDirection.SENT,
         association__role=AssociationRole.ACCEPTOR,
         # bounds the scan by the indexed start time (an association lasting a day is rare)
         association__started_at__gte=since - WINDOW,

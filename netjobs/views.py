@@ -19,7 +19,7 @@ from django_filters.views import FilterView
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.filtersets import AEFilterSet, JobFilterSet
 from netjobs.forms import AEForm
-from netjobs.jobs.checks import CHECK_KINDS, last_checks, with_last_check_id
+from netjobs.jobs.checks import last_check, last_checks, with_last_check_id
 from netjobs.jobs.display import (
     counter_fields,
     parameter_fields,
@@ -43,14 +43,6 @@ from netjobs.jobs.views import kind_context, retried
 from netjobs.models import AEKind, ApplicationEntity, ItemOutcome, Job
 
 # --- Application Entities ---------------------------------------------------------------
-
-
-
-
-def last_echo(ae: ApplicationEntity) -> Job | None:
-    """The AE's latest C-ECHO or connectivity check."""
-    return (Job.objects.filter(kind__in=CHECK_KINDS, params__ae=ae.pk)
-            .order_by("-created_at", "-pk").first())
 
 
 class AEListView(RoleRequiredMixin, FilterView):
@@ -82,7 +74,7 @@ class AEDetailView(RoleRequiredMixin, DetailView):
         context["recent_jobs"] = Job.objects.filter(
             params__ae=self.object.pk
         ).select_related("owner")[:10]
-        context["last_echo"] = last_echo(self.object) if self.object.is_remote else None
+        context["last_echo"] = last_check(self.object) if self.object.is_remote else None
         return context
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+from django.db.models import Q
 from pynetdicom import status as pnd_status
 
 
@@ -100,3 +101,19 @@ def describe_status(code: int, service: str = "") -> StatusInfo:
         pnd_status.code_to_category(code), StatusCategory.UNKNOWN
     )
     return StatusInfo(code, category, "")
+
+
+# Failure codes as pynetdicom's code_to_category classifies them (PS3.7 C.1.4, C.4): the
+# scattered general codes below 0x1000, and the service-specific ranges 0xAxxx and 0xCxxx.
+_FAILURE_RANGES = ((0xA000, 0xB000), (0xC000, 0xD000))
+_GENERAL_FAILURES = tuple(code for code in range(0x1000)
+                          if pnd_status.code_to_category(code) == pnd_status.STATUS_FAILURE)
+
+
+def failure_status_q(field: str = "status") -> Q:
+    """A database filter on a status column selecting the codes that :func:`describe_status`
+    files under failure (for a service without its own table entry for them)."""
+    query = Q(**{f"{field}__in": _GENERAL_FAILURES})
+    for low, high in _FAILURE_RANGES:
+        query |= Q(**{f"{field}__gte": low, f"{field}__lt": high})
+    return query

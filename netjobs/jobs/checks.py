@@ -28,3 +28,9 @@ def last_checks(aes: Iterable[ApplicationEntity]) -> dict[int, Job]:
     jobs = Job.objects.select_related("owner").in_bulk(
         [pk for pk in chosen.values() if pk is not None])
     return {ae_pk: jobs[job_pk] for ae_pk, job_pk in chosen.items() if job_pk in jobs}
+
+
+def last_check(ae: ApplicationEntity) -> Job | None:
+    """One AE's latest check job, found as :func:`last_checks` finds them for a list."""
+    annotated = with_last_check_id(ApplicationEntity.objects.filter(pk=ae.pk))
+    return last_checks(annotated).get(ae.pk)

@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // Small DOM helpers the page scripts share (inspect*.js, loaded after this file).
+  window.consoleDom = {
+    byId: function (id) { return document.getElementById(id); },
+    el: function (tag, className, text) {
+      var node = document.createElement(tag);
+      if (className) node.className = className;
+      if (text !== undefined) node.textContent = text;
+      return node;
+    }
+  };
+
   // Menus: one open at a time; a click elsewhere or Escape closes them.
   function closeMenus(except) {
     document.querySelectorAll("details.dropdown[open]").forEach(function (menu) {

@@ -2,14 +2,8 @@
 (function () {
   "use strict";
 
-  function byId(id) { return document.getElementById(id); }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var byId = window.consoleDom.byId;
+  var el = window.consoleDom.el;
 
   // ---------------------------------------------------------------- Dump: fold sequences
   function dumpFolding(table) {

@@ -3,14 +3,9 @@
 (function () {
   "use strict";
 
-  function byId(id) { return document.getElementById(id); }
+  var byId = window.consoleDom.byId;
+  var el = window.consoleDom.el;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   // ------------------------------------------------------- JSON / XML: tree, search, copy
   var COMPACT = 100; // objects and arrays that fit this many characters stay on one line

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  function byId(id) { return document.getElementById(id); }
+  var byId = window.consoleDom.byId;
 
   // --------------------------------------------------------------------- Render viewer
   function debounce(fn, ms) {
