@@ -29,8 +29,9 @@ def storage_root() -> Path:
     return Path(settings.STORAGE_ROOT)
 
 
-def _component(uid: str) -> str:
-    """A UID is safe as a path component only if it is digits and dots."""
+def uid_component(uid: str) -> str:
+    """A UID as a file or folder name: as it is when it is digits and dots (at most 64),
+    else a hash of it — never ``..``, a slash or anything else a file name must not hold."""
     if _UID.match(uid) and len(uid) <= 64:
         return uid
     return "x" + hashlib.sha256(uid.encode()).hexdigest()[:40]
@@ -42,9 +43,9 @@ def relative_path_for(study_uid: str, series_uid: str, sop_instance_uid: str,
     writers of one SOP instance (a resend racing a delete, two senders at once) never
     share a file name: the index row names the one file that is current."""
     bucket = hashlib.sha256(study_uid.encode()).hexdigest()[:2]
-    tag = version if _VERSION.match(version) else _component(version)
-    name = _component(sop_instance_uid) + (f".{tag}" if version else "")
-    return "/".join((bucket, _component(study_uid), _component(series_uid), name)) + ".dcm"
+    tag = version if _VERSION.match(version) else uid_component(version)
+    name = uid_component(sop_instance_uid) + (f".{tag}" if version else "")
+    return "/".join((bucket, uid_component(study_uid), uid_component(series_uid), name)) + ".dcm"
 
 
 @functools.lru_cache(maxsize=8)
