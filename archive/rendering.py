@@ -16,6 +16,16 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 
+# Named windows (label, center, width): the render page's presets and the image export's.
+WINDOW_PRESETS = {
+    "lung": ("CT lung", -600.0, 1500.0),
+    "mediastinum": ("CT mediastinum", 50.0, 350.0),
+    "abdomen": ("CT abdomen", 40.0, 400.0),
+    "liver": ("CT liver", 60.0, 160.0),
+    "bone": ("CT bone", 400.0, 1800.0),
+    "brain": ("CT brain", 40.0, 80.0),
+}
+
 
 class RenderRefused(Exception):
     """The frame cannot or may not be decoded; the message says why."""

@@ -37,7 +37,7 @@ from archive.inspect.sources import (
 from archive.inspect.text import dump_text
 from archive.inspect.validate import Severity, validate
 from archive.models import Instance
-from archive.rendering import RenderRefused, Window, file_window, frame_count
+from archive.rendering import WINDOW_PRESETS, RenderRefused, Window, file_window, frame_count
 from archive.rendering import render as render_frame
 from console.roles import Role, request_user, role_required
 
@@ -181,16 +181,6 @@ def native_xml(request: HttpRequest, source: InspectedFile) -> bytes:
 @role_required(Role.VIEWER)
 def inspect_xml(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     return _document(request, kind, ident, "xml")
-
-
-WINDOW_PRESETS = {
-    "lung": ("CT lung", -600.0, 1500.0),
-    "mediastinum": ("CT mediastinum", 50.0, 350.0),
-    "abdomen": ("CT abdomen", 40.0, 400.0),
-    "liver": ("CT liver", 60.0, 160.0),
-    "bone": ("CT bone", 400.0, 1800.0),
-    "brain": ("CT brain", 40.0, 80.0),
-}
 
 
 def _float(text: str | None) -> float | None:
