@@ -5,7 +5,9 @@ from typing import Any
 from django import forms
 
 from archive.imports.roots import PathRefused, resolve_import_path
+from archive.imports.uploads import stage_uploads
 from archive.models import DuplicatePolicy
+from archive.pickers import ArchiveObjectField, PickLevel
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -24,6 +26,40 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data]
         return [single(data, initial)] if data else []
+
+
+class SourceFields(forms.Form):
+    """What a job works on: archive studies, series or instances, a server path under an
+    import root, or files from the browser (store and conversion forms)."""
+
+    studies = ArchiveObjectField(PickLevel.STUDY, multiple=True, required=False,
+                                 label="Studies")
+    series = ArchiveObjectField(PickLevel.SERIES, multiple=True, required=False,
+                                label="Or series")
+    instances = ArchiveObjectField(PickLevel.INSTANCE, multiple=True, required=False,
+                                   label="Or instances")
+    path = forms.CharField(required=False, label="Or a server path",
+                           help_text="A file or folder under an import root.")
+    upload = MultipleFileField(required=False, label="Or files from this computer")
+
+    upload_help = "DICOM files (they are not archived)."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["upload"].help_text = self.upload_help
+
+    def uploaded_files(self) -> list[Any]:
+        return self.files.getlist("upload") if self.files else []
+
+    def source_params(self) -> dict[str, Any]:
+        """The source as job parameters: a staged upload, the path, or the objects' IDs."""
+        files = self.uploaded_files()
+        if files:
+            return {"upload": stage_uploads(files)}
+        if self.cleaned_data.get("path"):
+            return {"path": self.cleaned_data["path"]}
+        return {name: [obj.pk for obj in self.cleaned_data.get(name) or []]
+                for name in ("studies", "series", "instances")}
 
 
 class UploadImportForm(forms.Form):

@@ -9,6 +9,7 @@ class InstanceSource(models.TextChoices):
     UPLOAD = "upload", "Browser upload"
     PATH_IMPORT = "path", "Server path import"
     DICOM = "dicom", "Received from an AE"
+    CONVERSION = "conversion", "Converted by a job"
 
 
 class DuplicatePolicy(models.TextChoices):
@@ -160,6 +161,10 @@ class Instance(models.Model):
         "netjobs.Association", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="received_instances",
         help_text="The inbound association a listener received this instance on",
+    )
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived",
+        help_text="The archived instance this one was converted from (transcode, split)",
     )
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

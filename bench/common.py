@@ -75,17 +75,56 @@ def make_ct_files(folder: Path, count: int) -> None:
         template.save_as(folder / f"CT{index:05d}.dcm")
 
 
+def synthetic_ct(path: Path, index: int, study: str, series: str) -> None:
+    """A CT slice: a body-like ellipse of soft tissue and bone over air, with noise (so that
+    compressors meet realistic data, not one image copied)."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    rows, columns = np.mgrid[-256:256, -256:256]
+    body = (rows / 200.0) ** 2 + (columns / 170.0) ** 2 < 1
+    bone = ((rows / 60.0) ** 2 + ((columns - 20 + index) / 40.0) ** 2) < 1
+    noise = np.random.default_rng(index).normal(0, 12, (512, 512))
+    image = np.where(body, 40 + noise, -1000 + noise / 4) + np.where(bone, 900, 0)
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.Modality, ds.PatientName, ds.PatientID, ds.InstanceNumber = "CT", "Bench^CT", "B1", index
+    ds.Rows = ds.Columns = 512
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+    ds.PixelData = image.astype(np.int16).tobytes()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(path, enforce_file_format=True)
+
+
+def make_synthetic_ct_files(folder: Path, count: int) -> list[Path]:
+    from pydicom.uid import generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    study, series = generate_uid(), generate_uid()
+    files = [folder / f"CT{index:05d}.dcm" for index in range(count)]
+    for index, path in enumerate(files):
+        synthetic_ct(path, index + 1, study, series)
+    return files
+
+
 @contextlib.contextmanager
-def celery_worker() -> Iterator[None]:
-    """The job worker as the supervisor runs it (prefork, 4 processes), on this run's queue,
-    with this process's environment (database, storage under WORK)."""
+def celery_worker(concurrency: int = 4, name: str = "jobs") -> Iterator[None]:
+    """The job worker as the supervisor runs it (prefork, 4 processes by default), on this
+    run's queue, with this process's environment (database, storage under WORK)."""
     prefix = os.environ["CONSOLE_QUEUE_PREFIX"]
-    log_path = WORK / "worker.log"
+    log_path = WORK / f"worker-{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "celery"), "-A", "console", "worker", "-Q",
-             f"{prefix}jobs", "-n", f"{prefix}jobs@%h", "--concurrency", "4", "--loglevel",
-             "INFO", "--without-gossip", "--without-mingle"],
+             f"{prefix}jobs", "-n", f"{prefix}{name}@%h", "--concurrency", str(concurrency),
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60

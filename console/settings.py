@@ -137,6 +137,15 @@ UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", VAR_DIR / "uploads")).resolve()
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024**3)
 # Browser uploads a job did not remove (kept for "retry failed only", or never submitted)
 STAGED_UPLOAD_RETENTION_HOURS = env_int("STAGED_UPLOAD_RETENTION_HOURS", 72)
+# Server-side folders conversion jobs may write into (same confinement rules as imports).
+EXPORT_ROOTS = [Path(p).resolve() for p in env_list("EXPORT_ROOTS", str(VAR_DIR / "export"))]
+# Where conversion jobs stage their outputs (ZIP downloads live here until swept).
+CONVERSION_DIR = Path(os.environ.get("CONVERSION_DIR", VAR_DIR / "conversions")).resolve()
+# Helper tasks a conversion job offers to other worker processes (0: the job works alone).
+CONVERSION_HELPERS = env_int("CONVERSION_HELPERS", 3)
+# A finished conversion's ZIP stays downloadable this long (swept hourly by beat).
+CONVERSION_RETENTION_HOURS = env_int("CONVERSION_RETENTION_HOURS", 72)
+CONVERSION_BATCH_FILES = env_int("CONVERSION_BATCH_FILES", 8)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 20 * 1024**3)
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_DIR / "tmp")
 FILE_UPLOAD_HANDLERS = ["archive.imports.uploads.LimitedTemporaryFileUploadHandler"]
@@ -193,5 +202,7 @@ LOGGING = {
     "loggers": {
         "pynetdicom": {"level": os.environ.get("PYNETDICOM_LOG_LEVEL", "WARNING")},
         "django.db.backends": {"level": "WARNING"},
+        # pylibjpeg-openjpeg logs every tile of every frame at INFO
+        "openjpeg": {"level": "WARNING"},
     },
 }

@@ -21,4 +21,15 @@ def reap_orphaned_jobs() -> int:
 
 @shared_task(name="netjobs.tasks.sweep_staged_uploads", ignore_result=True)
 def sweep_staged_uploads_task() -> int:
-    return len(sweep_staged_uploads())
+    """Hourly: stale browser uploads, and conversion results past their retention."""
+    from archive.conversions.jobs.outputs import sweep_conversion_results
+
+    return len(sweep_staged_uploads()) + len(sweep_conversion_results())
+
+
+@shared_task(name="netjobs.tasks.run_job_share", ignore_result=True)
+def run_job_share_task(job_id: int) -> int:
+    """Take a share of a running job's work (conversions split their files this way)."""
+    from archive.conversions.jobs.run import work_share
+
+    return work_share(job_id)

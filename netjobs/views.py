@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DeleteView, DetailView, UpdateView
 from django_filters.views import FilterView
 
+from archive.conversions.jobs.names import CONVERSION_KINDS
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.filtersets import AEFilterSet, JobFilterSet
 from netjobs.forms import AEForm
@@ -151,15 +152,29 @@ class JobDetailView(RoleRequiredMixin, DetailView):
 
 
 def throughput(job: Job) -> str:
-    """Instances/s and MB/s so far, for kinds that count ``instances`` and ``bytes``."""
+    """Items/s and MB/s so far: instances and bytes of the network kinds, files and input
+    bytes of the conversions."""
     counters = job.counters or {}
-    if job.started_at is None or "bytes" not in counters:
+    if "bytes" in counters:
+        count, noun, size = counters.get("instances", 0), "instances", counters["bytes"]
+    elif "input_bytes" in counters:
+        count, noun, size = counters.get("files", 0), "files", counters["input_bytes"]
+    else:
+        return ""
+    if job.started_at is None:
         return ""
     end = job.finished_at or timezone.now()
     seconds = max((end - job.started_at).total_seconds(), 0.001)
-    instances = counters.get("instances", 0)
-    return (f"{instances / seconds:.1f} instances/s, "
-            f"{counters['bytes'] / 1024**2 / seconds:.1f} MB/s")
+    return f"{count / seconds:.1f} {noun}/s, {size / 1024**2 / seconds:.1f} MB/s"
+
+
+def conversion_outputs(job: Job) -> list[Any]:
+    """What a conversion produced (archived instances, its ZIP, the export folder)."""
+    if job.kind not in CONVERSION_KINDS:
+        return []
+    from archive.conversions.dashboard import archived_outputs, produced_links
+
+    return produced_links(job, archived_outputs([job.pk]))
 
 
 def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
@@ -174,6 +189,8 @@ def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
         "result_fields": result_fields(job),
         "counter_fields": counter_fields(job),
         "throughput": throughput(job),
+        "is_conversion": job.kind in CONVERSION_KINDS,
+        "produced": conversion_outputs(job),
         "item_counts": [(o, outcomes[o.value]) for o in ItemOutcome if outcomes.get(o.value)],
         "items": shown[:500],
         "job": job,

@@ -13,6 +13,8 @@ _VAR = os.environ.get("CONSOLE_VAR_DIR", os.path.join(_ROOT, "var"))
 os.environ.setdefault("STORAGE_ROOT", os.path.join(_VAR, "test-storage"))
 os.environ.setdefault("IMPORT_ROOTS", os.path.join(_VAR, "test-import"))
 os.environ.setdefault("UPLOAD_DIR", os.path.join(_VAR, "test-uploads"))
+os.environ.setdefault("EXPORT_ROOTS", os.path.join(_VAR, "test-export"))
+os.environ.setdefault("CONVERSION_DIR", os.path.join(_VAR, "test-conversions"))
 os.environ.setdefault("CONSOLE_QUEUE_PREFIX", f"test{os.getpid()}-")
 
 from console.settings import *  # noqa: E402,F403

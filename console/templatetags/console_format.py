@@ -129,7 +129,8 @@ def label(key: Any) -> str:
     known = {"ae": "AE", "aes": "AEs", "uid": "UID", "uids": "UIDs", "sop": "SOP", "tls": "TLS",
              "pdu": "PDU", "id": "ID", "ids": "IDs", "mpps": "MPPS", "ian": "IAN",
              "dimse": "DIMSE", "csv": "CSV", "json": "JSON", "xml": "XML", "url": "URL",
-             "ip": "IP", "tcp": "TCP", "kos": "KOS", "qr": "Q/R", "mwl": "MWL", "zip": "ZIP"}
+             "ip": "IP", "tcp": "TCP", "kos": "KOS", "qr": "Q/R", "mwl": "MWL", "zip": "ZIP",
+             "mb": "MB", "j2k": "J2K", "jpeg": "JPEG", "gif": "GIF", "png": "PNG"}
     out = [known.get(w.lower(), w) for w in words if w]
     if out and out[0] == out[0].lower():
         out[0] = out[0][:1].upper() + out[0][1:]

@@ -6,7 +6,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -169,7 +170,7 @@ class JobOut(JobSummaryOut):
     @staticmethod
     def resolve_downloads(job: Job) -> list[str]:
         try:
-            return [d.name for d in get_kind(job.kind).downloads]
+            return [d.name for d in get_kind(job.kind).downloads_for(job)]
         except UnknownJobKind:
             return []
 
@@ -300,9 +301,9 @@ def retry_failed(request: HttpRequest, job_id: int) -> Status[Job]:
 
 
 @router.get("/jobs/{job_id}/downloads/{name}", tags=["jobs"])
-def download(request: HttpRequest, job_id: int, name: str) -> HttpResponse:
+def download(request: HttpRequest, job_id: int, name: str) -> HttpResponseBase:
     """A job's report or results (CSV, JSON…), as listed in its ``downloads``."""
     rendered = render_download(_job_or_404(job_id), name)
     if rendered is None:
         raise HttpError(404, f"Job {job_id} has no download {name!r}.")
-    return attachment(*rendered)
+    return attachment(rendered)

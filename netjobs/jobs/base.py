@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -47,12 +48,29 @@ class CommandLine:
 
 
 @dataclass(frozen=True)
+class FileDownload:
+    """A download too big to build in memory: a file on disk, streamed to the browser."""
+
+    path: Path
+    content_type: str
+    filename: str
+
+
+Rendered = tuple[bytes, str, str] | FileDownload  # content, content type, file name
+
+
+@dataclass(frozen=True)
 class Download:
-    """A file a finished (or running) job offers: a report, results as CSV or JSON."""
+    """A file a finished (or running) job offers: a report, results as CSV or JSON, the
+    files a conversion produced."""
 
     name: str  # in the URL: /jobs/<id>/download/<name>
     label: str
-    render: Callable[[Job], tuple[bytes, str, str]]  # content, content type, file name
+    render: Callable[[Job], Rendered | None]  # None: not (or no longer) there
+    available: Callable[[Job], bool] | None = None  # None: always offered
+
+    def offered(self, job: Job) -> bool:
+        return self.available is None or self.available(job)
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,9 @@ class JobKind(Generic[P]):
 
     def download(self, name: str) -> Download | None:
         return next((d for d in self.downloads if d.name == name), None)
+
+    def downloads_for(self, job: Job) -> list[Download]:
+        return [d for d in self.downloads if d.offered(job)]
 
 
 class JobContext:

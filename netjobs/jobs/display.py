@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.db.models import Model
 from django.utils.safestring import SafeString
 
+from archive.conversions.syntaxes import TargetSyntax
 from archive.models import Instance, Series, Study
 from console.templatetags.console_format import (
     dimse_status,
@@ -107,13 +108,19 @@ REFERENCES: dict[str, Callable[[list[Any]], list[Value]]] = {
 }
 LABELS = {"ae": "Remote AE", "calling_ae": "Calling AE", "only": "Only these items",
           "associations": "Parallel associations", "store_job": "Store job",
-          "retrieve_listener": "Listener for the retrieve", "upload": "Browser upload"}
+          "retrieve_listener": "Listener for the retrieve", "upload": "Browser upload",
+          "seconds": "Conversion time", "files_per_second": "Files/s",
+          "mb_per_second": "MB/s", "batches_by_helpers": "Batches done by helper workers",
+          "helper_batches": "Batches done by helper workers"}
 
 
 def scalar_text(key: str, value: Any) -> Value:
     """One value by what its key says it is."""
     if value is None:
         return Value("—")
+    if key == "target" and isinstance(value, str) and value in TargetSyntax.__members__.values():
+        target = TargetSyntax(value)
+        return Value(target.label, title=str(target.uid))
     if isinstance(value, bool):
         return Value("yes" if value else "no")
     if isinstance(value, int | float) and (key == "bytes" or key.endswith("_bytes")):
@@ -121,7 +128,7 @@ def scalar_text(key: str, value: Any) -> Value:
     if isinstance(value, int | float) and key.endswith("_ms"):
         return Value(duration_ms(value))
     if isinstance(value, int | float) and (key.endswith(("_seconds", "_s")) or key in (
-            "timeout", "interval", "elapsed", "duration")):
+            "timeout", "interval", "elapsed", "duration", "seconds")):
         return Value(duration(value))
     if isinstance(value, int) and (key == "status" or key.endswith("_status")):
         return Value(dimse_status(value))

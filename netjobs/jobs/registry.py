@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from archive.conversions.jobs.kinds import EXPORT_IMAGES_KIND, SPLIT_KIND, SWAP_KIND
+from archive.conversions.jobs.transcode_kind import TRANSCODE_KIND
 from archive.imports.kind import IMPORT_KIND
 from netjobs.jobs.base import JobKind
 from netjobs.operations.commitment import STGCMT_KIND
@@ -21,7 +23,8 @@ from netjobs.operations.workflow import WORKFLOW_KIND
 
 _KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND, STORE_KIND, FIND_KIND,
                                        MOVE_KIND, GET_KIND, MPPS_KIND, IAN_KIND, STGCMT_KIND,
-                                       CONNECTIVITY_KIND, WORKFLOW_KIND)
+                                       CONNECTIVITY_KIND, WORKFLOW_KIND, TRANSCODE_KIND, SPLIT_KIND,
+                                       SWAP_KIND, EXPORT_IMAGES_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 

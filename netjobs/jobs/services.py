@@ -13,6 +13,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from console.roles import Role, has_role
+from netjobs.jobs.base import Rendered
 from netjobs.jobs.registry import UnknownJobKind, get_kind
 from netjobs.models import Job, JobLogEntry, JobStatus, LogLevel
 
@@ -184,11 +185,13 @@ def retry_failed_job(job: Job, user: User) -> Job:
     return create_job(job.kind, params, owner=user, retry_of=job)
 
 
-def render_download(job: Job, name: str) -> tuple[bytes, str, str] | None:
-    """A job's download (content, content type, file name), or None if its kind has none
-    by that name."""
+def render_download(job: Job, name: str) -> Rendered | None:
+    """A job's download (content, content type, file name; or a file on disk), or None if
+    its kind has none by that name or it is not there (yet, or any more)."""
     try:
         offered = get_kind(job.kind).download(name)
     except UnknownJobKind:
         return None
-    return None if offered is None else offered.render(job)
+    if offered is None or not offered.offered(job):
+        return None
+    return offered.render(job)

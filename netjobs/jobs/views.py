@@ -8,12 +8,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from archive.imports.uploads import remove_staged_upload, too_large_message
 from console.roles import Role, has_role, request_user, role_required
+from netjobs.jobs.base import FileDownload, Rendered
 from netjobs.jobs.registry import KINDS, UnknownJobKind, get_kind
 from netjobs.jobs.services import (
     JobStateError,
@@ -73,14 +75,23 @@ def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
 
 
 @role_required(Role.VIEWER)
-def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     rendered = render_download(get_object_or_404(Job, pk=pk), name)
     if rendered is None:
         raise Http404(f"job {pk} has no download {name!r}")
-    return attachment(*rendered)
+    return attachment(rendered)
 
 
-def attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
+def attachment(rendered: Rendered) -> HttpResponseBase:
+    """A download as an attachment: built content, or a file on disk streamed."""
+    if isinstance(rendered, FileDownload):
+        try:
+            handle = rendered.path.open("rb")
+        except OSError as exc:
+            raise Http404(f"the file of this download is gone ({exc.strerror})") from None
+        return FileResponse(handle, as_attachment=True, filename=rendered.filename,
+                            content_type=rendered.content_type)
+    content, content_type, filename = rendered
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -117,7 +128,8 @@ def kind_context(job: Job) -> dict[str, Any]:
         return {"commands": list, "downloads": [], "retry_failed": False}
     # The command lines: a callable, evaluated only where a template shows them (the job
     # detail page), not on every live refresh.
-    return {"commands": partial(kind.commands_for, job.params), "downloads": kind.downloads,
+    return {"commands": partial(kind.commands_for, job.params),
+            "downloads": kind.downloads_for(job),
             "retry_failed": kind.retry_failed is not None,
             # a callable: the page's template evaluates it, the API never does
             "find_results": partial(find_results_context, job) if job.kind == "find" else None}

@@ -21,6 +21,8 @@ class JobItem(models.Model):
     message = models.TextField(blank=True)
     status = models.PositiveIntegerField(null=True, blank=True, help_text="DIMSE status")
     sop_instance_uid = models.CharField(max_length=64, blank=True)
+    input_bytes = models.BigIntegerField(null=True, blank=True, help_text="Size read")
+    output_bytes = models.BigIntegerField(null=True, blank=True, help_text="Size written")
 
     class Meta:
         ordering = ["job", "pk"]

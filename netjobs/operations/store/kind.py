@@ -11,10 +11,9 @@ from typing import Any
 
 from django import forms
 
-from archive.forms import MultipleFileField
-from archive.imports.uploads import stage_uploads, staged_upload_dir
+from archive.forms import SourceFields
+from archive.imports.uploads import staged_upload_dir
 from archive.models import Instance, Series
-from archive.pickers import ArchiveObjectField, PickLevel
 from archive.storage import absolute_path
 from netjobs.jobs.base import CommandLine, Download, JobKind
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
@@ -24,19 +23,10 @@ from netjobs.operations.store.run import StoreParams, describe, retry_failed, ru
 from netjobs.operations.store.sending import Decompress
 
 
-class StoreForm(JobForm):
+class StoreForm(JobForm, SourceFields):
     ae = remote_ae_field("Send to")
     calling_ae = local_ae_field()
-    studies = ArchiveObjectField(PickLevel.STUDY, multiple=True, required=False,
-                                 label="Studies")
-    series = ArchiveObjectField(PickLevel.SERIES, multiple=True, required=False,
-                                label="Or series")
-    instances = ArchiveObjectField(PickLevel.INSTANCE, multiple=True, required=False,
-                                   label="Or instances")
-    path = forms.CharField(required=False, label="Server path",
-                           help_text="Or a file or folder under an import root.")
-    upload = MultipleFileField(required=False, label="Or files from this computer",
-                               help_text="DICOM files to send (not archived).")
+    upload_help = "DICOM files to send (not archived)."
     decompress = forms.ChoiceField(
         choices=[(d.value, label) for d, label in (
             (Decompress.LOSSLESS, "Lossless compressed only (default)"),
@@ -53,14 +43,7 @@ class StoreForm(JobForm):
             "ae": data["ae"].pk,
             "calling_ae": data["calling_ae"].pk if data["calling_ae"] else None,
             "decompress": data["decompress"], "associations": data["associations"]}
-        files = self.files.getlist("upload") if self.files else []
-        if files:
-            values["upload"] = stage_uploads(files)
-        elif data.get("path"):
-            values["path"] = data["path"]
-        else:
-            values.update({name: [obj.pk for obj in data[name]]
-                           for name in ("studies", "series", "instances")})
+        values.update(self.source_params())
         return values
 
 
