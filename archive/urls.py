@@ -1,6 +1,7 @@
 from django.urls import path
 
 from archive import bulk, picker_views, views
+from archive.conversions import views as conversions
 from archive.inspect import tools_views as tools
 from archive.inspect import views as inspect
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("archive/instances/<int:pk>/file.dcm", views.instance_download, name="instance_download"),
     path("archive/instances/<int:pk>/thumbnail.png", views.instance_thumbnail,
          name="instance_thumbnail"),
+    path("conversions/", conversions.conversions, name="conversions"),
+    path("conversions/live/", conversions.conversions_live, name="conversions_live"),
     path("inspect/", inspect.inspect_home, name="inspect_home"),
     path("archive/pick/<str:level>/", picker_views.pick_search, name="pick"),
     path("tools/", tools.tools_home, name="tools"),

@@ -12,7 +12,11 @@ storescu. Jobs run in this process through the same runner the Celery worker use
 Then it runs the console (Django's server, no reloader) on the port, logs in as the seeded
 administrator and writes ``<page>-<width>-<scheme>.png`` per path into --out. Placeholders in
 paths: {study} {series} {instance} {job} {store_job} {failed_job} {find_job} {refused_find_job}
-{import_job} {listener} {ae}.
+{import_job} {listener} {ae} {conversion_job} (a JPEG-LS lossless transcode of one corpus study
+into the archive) {export_job} (its first series exported as PNG frames in a ZIP)
+{conversion_study} (the study transcoded) {converted_instance} (one of its results). With
+``--click SELECTOR`` the first element matching it (e.g. ``'.convert-menu summary'``) is clicked
+on each page that has one before the screenshot, to show an open menu.
 
 Only loopback addresses are used; every process started here is stopped at the end.
 """
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 USERNAME = "shots"
@@ -73,6 +78,7 @@ def site_environment(var_dir: Path) -> dict[str, str]:
 def seed(var_dir: Path) -> dict[str, int]:
     """Fill a fresh site with real data; returns the IDs the path placeholders use."""
     os.environ.update(site_environment(var_dir))
+    os.environ["CONVERSION_HELPERS"] = "0"  # no worker while seeding: the runner does it all
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -166,6 +172,7 @@ def seed(var_dir: Path) -> dict[str, int]:
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(settings.JOBS_QUEUE)
 
+    ids.update(seed_conversions(run))
     ids["study"] = Study.objects.order_by("pk").values_list("pk", flat=True).first() or 0
     series = Series.objects.filter(number_of_instances__gt=1).order_by("pk").first()
     any_series = Series.objects.values_list("pk", flat=True).first() or 0
@@ -174,13 +181,41 @@ def seed(var_dir: Path) -> dict[str, int]:
     return ids
 
 
+def seed_conversions(run: Any) -> dict[str, int]:
+    """A transcode job (JPEG-LS lossless, into the archive) of the corpus study with the most
+    image instances, and an export_images job (PNG frames, ZIP) of its first series, both run
+    through the job runner like the other seeded jobs."""
+    from django.db.models import Count, Q
+
+    from archive.conversions.jobs.names import ConversionKind
+    from archive.conversions.syntaxes import TargetSyntax
+    from archive.models import Instance, Study
+
+    study = Study.objects.annotate(images=Count(
+        "series__instances", filter=Q(series__instances__rows__isnull=False))).order_by(
+        "-images", "pk").first()
+    if study is None:
+        return {}
+    series = study.series.order_by("pk").first()
+    export = run(ConversionKind.EXPORT_IMAGES, {
+        "series": [series.pk] if series else [], "studies": [] if series else [study.pk],
+        "format": "png", "output": "zip"})
+    transcode = run(ConversionKind.TRANSCODE, {
+        "studies": [study.pk], "target": TargetSyntax.JPEG_LS_LOSSLESS.value,
+        "output": "archive", "new_uid": True})
+    converted = Instance.objects.filter(source_job=transcode).order_by("pk").first()
+    return {"conversion_job": transcode.pk, "export_job": export.pk,
+            "conversion_study": study.pk,
+            "converted_instance": converted.pk if converted else 0}
+
+
 def page_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
     return name or "dashboard"
 
 
 def shoot(base: str, paths: list[str], out: Path, widths: list[int], schemes: list[str],
-          full_page: bool) -> list[Path]:
+          full_page: bool, click: str = "") -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written: list[Path] = []
@@ -201,6 +236,8 @@ def shoot(base: str, paths: list[str], out: Path, widths: list[int], schemes: li
                     for path in paths:
                         page.goto(f"{base}{path}")
                         page.wait_for_load_state("networkidle")
+                        if click and page.locator(click).count():
+                            page.locator(click).first.click()
                         target = out / f"{page_name(path)}-{width}-{scheme}.png"
                         page.screenshot(path=str(target), full_page=full_page)
                         written.append(target)
@@ -218,6 +255,7 @@ def main() -> int:
     parser.add_argument("--widths", default="1400,1024")
     parser.add_argument("--schemes", default="light,dark")
     parser.add_argument("--full-page", action="store_true")
+    parser.add_argument("--click", default="", help="CSS selector clicked before each shot")
     parser.add_argument("--reseed", action="store_true", help="start the demo site afresh")
     args = parser.parse_args()
 
@@ -244,7 +282,7 @@ def main() -> int:
         wait_for_port(args.port)
         written = shoot(f"http://127.0.0.1:{args.port}", paths, args.out,
                         [int(w) for w in args.widths.split(",")], args.schemes.split(","),
-                        args.full_page)
+                        args.full_page, args.click)
     finally:
         server.terminate()
         server.wait(timeout=10)

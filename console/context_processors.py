@@ -39,6 +39,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavItem("Import", "archive:import", Role.OPERATOR, ("/archive/import/",)),
         NavItem("Inspect a file", "archive:inspect_home", Role.VIEWER, ("/inspect/",)),
         NavItem("Tools", "archive:tools", Role.VIEWER, ("/tools/",)),
+        NavItem("Conversions", "archive:conversions", Role.VIEWER, ("/conversions/",)),
     )),
     NavGroup("Network", (
         NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, ("/aes/",)),
