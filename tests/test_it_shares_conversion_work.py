@@ -84,3 +84,17 @@ def test_live_counts_on_the_job_never_go_backwards(operator: User) -> None:
     publish_progress(job.pk, {"files": 6, "converted": 5, "failed": 1})
     job.refresh_from_db()
     assert job.progress_done == 6 and job.counters["failed"] == 1
+
+
+@pytest.mark.django_db
+def test_a_file_whose_batch_was_lost_fails_with_the_reason(operator: User) -> None:
+    from archive.conversions.jobs.run import _record_lost
+    from netjobs.models import ItemOutcome, JobItem
+
+    job = Job.objects.create(kind="transcode", status=JobStatus.RUNNING, owner=operator)
+    JobItem.objects.create(job=job, name=ITEMS[0].name, outcome=ItemOutcome.SUCCEEDED)
+    assert _record_lost(job, ITEMS[:3]) == 2
+    lost = job.items.filter(outcome=ItemOutcome.FAILED)
+    assert sorted(lost.values_list("name", flat=True)) == [ITEMS[1].name, ITEMS[2].name]
+    assert all("stopped before it was done" in item.message for item in lost)
+    assert _record_lost(job, ITEMS[:3]) == 0  # recorded once

@@ -155,6 +155,7 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
             wait_for_helpers(queue, lambda batch: None, _after(CANCEL_WAIT_SECONDS))
             ctx.check_cancelled()
         counts = queue.count()
+        _record_lost(job, items)
         archive = sink.finish()
     finally:
         queue.clear()
@@ -165,6 +166,19 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
     if archive is not None:
         ctx.log(f"ZIP of the results: {archive.stat().st_size} bytes.")
     return _outcome(ctx, conversion, counts, time.monotonic() - started)
+
+
+LOST = ("not converted: the worker process that took it stopped before it was done "
+        "(see the worker's log); retry failed only runs it again")
+
+
+def _record_lost(job: Job, items: list[WorkItem]) -> int:
+    """A file that no item records (its batch went with a helper that crashed) fails with
+    the reason, rather than vanishing from a job that looks complete."""
+    recorded = set(job.items.values_list("name", flat=True))
+    lost = [item for item in items if item.name[:512] not in recorded]
+    JobItem.objects.bulk_create([_item(job, item, ItemOutcome.FAILED, LOST) for item in lost])
+    return len(lost)
 
 
 def _outcome(ctx: JobContext, conversion: Conversion[Any], counts: dict[str, int],
