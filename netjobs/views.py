@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DeleteView, DetailView, UpdateView
 from django_filters.views import FilterView
 
-from archive.conversions.jobs.names import CONVERSION_KINDS
 from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.filtersets import AEFilterSet, JobFilterSet
 from netjobs.forms import AEForm
@@ -168,15 +167,6 @@ def throughput(job: Job) -> str:
     return f"{count / seconds:.1f} {noun}/s, {size / 1024**2 / seconds:.1f} MB/s"
 
 
-def conversion_outputs(job: Job) -> list[Any]:
-    """What a conversion produced (archived instances, its ZIP, the export folder)."""
-    if job.kind not in CONVERSION_KINDS:
-        return []
-    from archive.conversions.dashboard import archived_outputs, produced_links
-
-    return produced_links(job, archived_outputs([job.pk]))
-
-
 def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     outcomes: dict[str, int] = dict(
         job.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
@@ -189,8 +179,6 @@ def job_live_context(request: HttpRequest, job: Job) -> dict[str, Any]:
         "result_fields": result_fields(job),
         "counter_fields": counter_fields(job),
         "throughput": throughput(job),
-        "is_conversion": job.kind in CONVERSION_KINDS,
-        "produced": conversion_outputs(job),
         "item_counts": [(o, outcomes[o.value]) for o in ItemOutcome if outcomes.get(o.value)],
         "items": shown[:500],
         "job": job,

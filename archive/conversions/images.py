@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.pixels import iter_pixels
 
@@ -35,6 +34,7 @@ from archive.conversions.outcome import (
     FileConversion,
     OutputFile,
 )
+from archive.conversions.reading import read_deferred
 from archive.rendering import (
     PIXEL_KEYWORDS,
     WINDOW_PRESETS,
@@ -147,16 +147,8 @@ def window_text(options: ImageExportOptions, ds: Dataset) -> str:
 
 
 def _read_header(source: Path) -> Dataset:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ds = dcmread(source, defer_size=64 * 1024, force=True)
-        except Exception as exc:
-            raise ConversionFailed(f"not a readable DICOM file: {exc}") from exc
+    ds = read_deferred(source, 64 * 1024)
     if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
-        if len(ds) == 0:  # pydicom gives up on the whole dataset when it ends mid-element
-            said = "; ".join(str(w.message) for w in caught)[:300]
-            raise ConversionFailed(f"no data element could be read: {said or 'empty dataset'}")
         kind = str(ds.get("Modality", "") or "this object")
         raise ConversionSkipped(f"no pixel data ({kind}): nothing to render")
     try:

@@ -54,6 +54,7 @@ from archive.conversions.outcome import (
     FileConversion,
     OutputFile,
 )
+from archive.conversions.reading import read_deferred
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -247,15 +248,7 @@ def _refusal(ds: Dataset, element: RawDataElement | None) -> str | None:
 
 
 def _read_header(source: Path) -> tuple[Dataset, RawDataElement | None]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ds = dcmread(source, defer_size=1024, force=True)
-        except Exception as exc:
-            raise ConversionFailed(f"not a readable DICOM file: {exc}") from exc
-    if len(ds) == 0:  # pydicom gives up on the whole dataset when it ends mid-element
-        said = "; ".join(str(w.message) for w in caught)[:300]
-        raise ConversionFailed(f"no data element could be read: {said or 'empty dataset'}")
+    ds = read_deferred(source, 1024)
     if PIXEL_DATA not in ds:
         return ds, None
     element = ds.get_item(PIXEL_DATA, keep_deferred=True)

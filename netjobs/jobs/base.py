@@ -76,8 +76,8 @@ class Download:
 @dataclass(frozen=True)
 class JobKind(Generic[P]):
     """One kind of job: its typed parameters, a one-line summary, and its run function;
-    optionally a form for the UI, the equivalent command lines, a "retry failed only"
-    and downloads."""
+    optionally a form for the UI, the equivalent command lines, a "retry failed only",
+    downloads, and what its page shows of what it produced."""
 
     name: str
     label: str
@@ -89,6 +89,9 @@ class JobKind(Generic[P]):
     command_lines: Callable[[P], list[CommandLine]] | None = None
     retry_failed: Callable[[Job], dict[str, Any] | None] | None = None  # None: nothing failed
     downloads: tuple[Download, ...] = ()
+    produced: Callable[[Job], list[Any]] | None = None  # links to what the job made
+    item_sizes: bool = False  # its items carry input → output sizes (not DIMSE statuses)
+    uses_associations: bool = True  # the job page lists the job's associations
 
     def validate(self, params: dict[str, Any]) -> P:
         return self.params_schema.model_validate(params)

@@ -125,11 +125,15 @@ def kind_context(job: Job) -> dict[str, Any]:
     try:
         kind = get_kind(job.kind)
     except UnknownJobKind:
-        return {"commands": list, "downloads": [], "retry_failed": False}
+        return {"commands": list, "downloads": [], "retry_failed": False, "produced": [],
+                "item_sizes": False, "uses_associations": True}
     # The command lines: a callable, evaluated only where a template shows them (the job
     # detail page), not on every live refresh.
     return {"commands": partial(kind.commands_for, job.params),
             "downloads": kind.downloads_for(job),
             "retry_failed": kind.retry_failed is not None,
+            # a callable as well: evaluated where the page shows it
+            "produced": partial(kind.produced, job) if kind.produced else [],
+            "item_sizes": kind.item_sizes, "uses_associations": kind.uses_associations,
             # a callable: the page's template evaluates it, the API never does
             "find_results": partial(find_results_context, job) if job.kind == "find" else None}

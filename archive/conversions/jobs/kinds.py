@@ -202,7 +202,15 @@ def conversion_kind(name: ConversionKind, label: str, schema: type[Any], form: t
           describe: Any, commands: Any) -> JobKind[Any]:
     return JobKind(name=name.value, label=label, params_schema=schema, run=_runner(name),
                    describe=describe, form=form, command_lines=commands,
-                   retry_failed=retry_failed, downloads=DOWNLOADS)
+                   retry_failed=retry_failed, downloads=DOWNLOADS, produced=produced,
+                   item_sizes=True, uses_associations=False)
+
+
+def produced(job: Job) -> list[Any]:
+    """What a conversion made: its archived instances by study, its ZIP, its folder."""
+    from archive.conversions.dashboard import archived_outputs, produced_links
+
+    return produced_links(job, archived_outputs([job.pk]))
 
 
 SPLIT_KIND = conversion_kind(

@@ -22,15 +22,13 @@ from archive.conversions.transcode.options import TranscodeOptions
 from archive.conversions.transcode.source import Source, open_source
 from archive.conversions.transcode.write import Spool, write_part10
 from archive.storage import uid_component
-
-
-def _size(count: int) -> str:
-    return f"{count / 1024:.0f} KB" if count < 10 * 1024 * 1024 else f"{count / 2**20:.1f} MB"
+from console.templatetags.console_format import format_size
 
 
 def _summary(label: str, input_bytes: int, output_bytes: int) -> tuple[str, float]:
     ratio = input_bytes / output_bytes if output_bytes else 0.0
-    return f"{label}, {ratio:.1f}:1 ({_size(input_bytes)} → {_size(output_bytes)})", ratio
+    sizes = f"{format_size(input_bytes)} → {format_size(output_bytes)}"
+    return f"{label}, {ratio:.1f}:1 ({sizes})", ratio
 
 
 def _is_copy(source: Source, options: TranscodeOptions) -> bool:

@@ -5,18 +5,16 @@ the source values (max − min, at least 1), so a CT with 4000 of 65536 levels i
 from __future__ import annotations
 
 import math
-import struct
 from typing import Any
 
 import numpy as np
+from pydicom.encaps import encapsulate
 from pydicom.pixels import get_decoder
 
 from archive.conversions.outcome import ConversionFailed
 from archive.conversions.syntaxes import TargetSyntax
 from archive.conversions.transcode.encode import FrameCodec
 from archive.conversions.transcode.source import Layout
-
-ITEM = b"\xfe\xff\x00\xe0"
 
 
 class Fidelity:
@@ -40,8 +38,7 @@ class Fidelity:
             transfer_syntax_uid=self.target.uid, pixel_keyword="PixelData")
 
     def add(self, frame: np.ndarray, data: bytes) -> None:
-        padded = data + b"\x00" * (len(data) % 2)
-        encapsulated = ITEM + b"\x00" * 4 + ITEM + struct.pack("<I", len(padded)) + padded
+        encapsulated = encapsulate([data], has_bot=False)  # one fragment, empty offset table
         try:
             decoded, _ = get_decoder(self.target.uid).as_array(encapsulated, **self.options)
         except Exception as exc:
