@@ -1,0 +1,116 @@
+"""The same edit with the peer tools, as (tool set, command) lines.
+
+DCMTK: ``dcmodify`` edits in place, so the line copies first; -m/-i/-e/-ma/-ea/-ep as
+given, tag paths as dcmodify writes them, -gst/-gse/-gin for new UIDs (dcmodify draws them
+per file: a set edited file by file does not share them as ``UidMap`` does), -imt because
+removing an absent attribute is not an error here. dcmodify addresses private elements by
+raw tag: an element named by creator is written in block 10 with its creator inserted
+first (right when the creator holds block 10 or none does).
+
+dcm4che: ``xml2dcm -i in -x update.xml -o out`` merges a PS3.19 document; it only sets
+values (it has no removal, no "modify only if present" and no UID option), so the line is
+given when every change is an insert or modify of a top-level attribute.
+"""
+
+from __future__ import annotations
+
+import shlex
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+from pydicom.datadict import dictionary_keyword, dictionary_VR
+
+from archive.objects.edit.changes import AttributeChange, EditAction
+from archive.objects.edit.paths import AttributePath, PrivateElement, tag_text
+from archive.objects.edit.uids import NewUids
+
+BLOCK = 0x10
+
+
+def edit_command_lines(changes: Iterable[AttributeChange], uids: NewUids | None,
+                       source: str, destination: str) -> list[tuple[str, str]]:
+    listed = list(changes)
+    lines = [("DCMTK", _dcmodify(listed, uids, source, destination))]
+    update = _xml_update(listed)
+    if update is not None and not (uids and uids.any):
+        lines.append(("dcm4che", f"xml2dcm -i {shlex.quote(source)} -x - -o "
+                                 f"{shlex.quote(destination)} <<'XML'\n{update}\nXML"))
+    return lines
+
+
+def _dcmodify(changes: list[AttributeChange], uids: NewUids | None, source: str,
+              destination: str) -> str:
+    words = ["dcmodify", "-nb", "-imt"]
+    creators: list[str] = []
+    for change in changes:
+        action = EditAction(change.action)
+        path = change.attribute_path
+        if action == EditAction.REMOVE_PRIVATE or path is None:
+            words.append("-ep")
+            continue
+        for step in path.steps:
+            if isinstance(step.element, PrivateElement):
+                element = step.element
+                creator = f"({element.group:04X},00{BLOCK:02X})={element.creator}"
+                if creator not in creators and action.sets_value:
+                    creators.append(creator)
+                    words += ["-i", creator]
+        text = _dcmtk_path(path)
+        if action.sets_value:
+            text += f"={change.value or ''}"
+        words += [action.dcmodify_option, text]
+    if uids is not None:
+        words += [flag for wanted, flag in ((uids.study, "-gst"), (uids.series, "-gse"),
+                                            (uids.instance, "-gin")) if wanted]
+    copy = f"cp {shlex.quote(source)} {shlex.quote(destination)}"
+    return f"{copy} && {' '.join(shlex.quote(word) for word in words)} " \
+           f"{shlex.quote(destination)}"
+
+
+def _dcmtk_path(path: AttributePath) -> str:
+    parts = []
+    for step in path.steps:
+        element = step.element
+        tag = element.tag_in_block(BLOCK) if isinstance(element, PrivateElement) else element
+        text = tag_text(tag)
+        if step.item is not None:
+            text += f"[{step.item}]"
+        parts.append(text)
+    return ".".join(parts)
+
+
+def _xml_update(changes: list[AttributeChange]) -> str | None:
+    root = ET.Element("NativeDicomModel")
+    for change in changes:
+        path = change.attribute_path
+        if (EditAction(change.action) not in (EditAction.INSERT, EditAction.MODIFY)
+                or path is None or len(path.steps) != 1 or path.names_item):
+            return None
+        element = path.leaf.element
+        attrs: dict[str, str] = {}
+        if isinstance(element, PrivateElement):
+            attrs["tag"] = f"{element.group:04X}00{element.offset:02X}"
+            attrs["privateCreator"] = element.creator
+            vr = change.vr or "UN"
+        else:
+            attrs["tag"] = f"{element:08X}"
+            try:
+                vr = change.vr or str(dictionary_VR(element)).split(" or ")[0]
+                attrs["keyword"] = dictionary_keyword(element)
+            except KeyError:
+                vr = change.vr or "UN"
+        attrs["vr"] = vr
+        node = ET.SubElement(root, "DicomAttribute", attrs)
+        for number, value in enumerate((change.value or "").split("\\"), start=1):
+            if not change.value:
+                break
+            if vr == "PN":
+                person = ET.SubElement(node, "PersonName", {"number": str(number)})
+                alphabetic = ET.SubElement(person, "Alphabetic")
+                names = ("FamilyName", "GivenName", "MiddleName", "NamePrefix", "NameSuffix")
+                for name, part in zip(names, value.split("^"), strict=False):
+                    if part:
+                        ET.SubElement(alphabetic, name).text = part
+            else:
+                ET.SubElement(node, "Value", {"number": str(number)}).text = value
+    return ET.tostring(root, encoding="unicode")
