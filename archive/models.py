@@ -10,6 +10,8 @@ class InstanceSource(models.TextChoices):
     PATH_IMPORT = "path", "Server path import"
     DICOM = "dicom", "Received from an AE"
     CONVERSION = "conversion", "Converted by a job"
+    CREATED = "created", "Created by a job"
+    EDIT = "edit", "Edited by a job"
 
 
 class DuplicatePolicy(models.TextChoices):
@@ -195,3 +197,30 @@ class Instance(models.Model):
         from netjobs.models.associations import uid_name
 
         return uid_name(self.transfer_syntax_uid)
+
+
+class AttributeEdit(models.Model):
+    """One instance's edit: which attributes changed, from what to what, by whom and when
+    (the before/after record the instance and study pages show)."""
+
+    job = models.ForeignKey("netjobs.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="attribute_edits")
+    user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="Kept if the user goes")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    instance = models.ForeignKey(Instance, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="edits", help_text="The instance as edited")
+    study = models.ForeignKey(Study, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="edits", help_text="The study it is in after the edit")
+    sop_instance_uid_before = models.CharField(max_length=64, db_index=True)
+    sop_instance_uid_after = models.CharField(max_length=64, db_index=True)
+    originals_kept = models.BooleanField(default=False,
+                                         help_text="The edit made a copy; the original stays")
+    changes = models.JSONField(default=list, help_text="[{path, tag, keyword, action, old, new}]")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"edit of {self.sop_instance_uid_before} ({len(self.changes)} change(s))"

@@ -4,6 +4,7 @@ from archive import bulk, picker_views, views
 from archive.conversions import views as conversions
 from archive.inspect import tools_views as tools
 from archive.inspect import views as inspect
+from archive.objects import views as objects
 
 app_name = "archive"
 
@@ -20,6 +21,8 @@ urlpatterns = [
     path("archive/instances/<int:pk>/", views.InstanceDetailView.as_view(),
          name="instance_detail"),
     path("archive/instances/<int:pk>/file.dcm", views.instance_download, name="instance_download"),
+    path("archive/instances/<int:pk>/extracted", objects.instance_extracted,
+         name="instance_extracted"),
     path("archive/instances/<int:pk>/thumbnail.png", views.instance_thumbnail,
          name="instance_thumbnail"),
     path("conversions/", conversions.conversions, name="conversions"),

@@ -30,6 +30,7 @@ from archive.imports.uploads import (
 from archive.indexing import delete_studies
 from archive.listing import current_sort, sort_columns
 from archive.models import Instance, Series, Study
+from archive.objects.views import instance_page_context, study_edits
 from archive.pages import association_url, inspect_tools, series_rows
 from archive.rendering import RenderRefused, thumbnail
 from archive.storage import absolute_path
@@ -76,7 +77,8 @@ class StudyDetailView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(crumbs=archive_crumbs(self.object), series_rows=series_rows(self.object),
-                       remote_aes=remote_aes(), here=self.request.get_full_path())
+                       remote_aes=remote_aes(), here=self.request.get_full_path(),
+                       edits=study_edits(self.object))
         return context
 
 
@@ -113,6 +115,7 @@ class InstanceDetailView(RoleRequiredMixin, DetailView):
             association=association,
             association_url=association_url(association) if association else "",
             remote_aes=remote_aes(), here=self.request.get_full_path(),
+            **instance_page_context(self.object),
         )
         return context
 

@@ -14,7 +14,9 @@ administrator and writes ``<page>-<width>-<scheme>.png`` per path into --out. Pl
 paths: {study} {series} {instance} {job} {store_job} {failed_job} {find_job} {refused_find_job}
 {import_job} {listener} {ae} {conversion_job} (a JPEG-LS lossless transcode of one corpus study
 into the archive) {export_job} (its first series exported as PNG frames in a ZIP)
-{conversion_study} (the study transcoded) {converted_instance} (one of its results). With
+{conversion_study} (the study transcoded) {converted_instance} (one of its results)
+{create_job} {edit_job} {objects_study} {photo_instance} {pdf_instance} {video_instance} (a
+photo, a PDF and a video added to the first study; the photo then edited). With
 ``--click SELECTOR`` the first element matching it (e.g. ``'.convert-menu summary'``) is clicked
 on each page that has one before the screenshot, to show an open menu.
 
@@ -67,7 +69,7 @@ def site_environment(var_dir: Path) -> dict[str, str]:
         **os.environ,
         "CONSOLE_VAR_DIR": str(var_dir),
         "STATIC_MANIFEST": "0",
-        "IMPORT_ROOTS": str(corpus_dir()),
+        "IMPORT_ROOTS": f"{corpus_dir()},{var_dir / 'objects-in'}",
         "CONSOLE_QUEUE_PREFIX": f"shots{os.getpid()}-",
         "DJANGO_SETTINGS_MODULE": "console.settings",
         "DEBUG": "0",
@@ -173,6 +175,7 @@ def seed(var_dir: Path) -> dict[str, int]:
             conn.default_channel.queue_delete(settings.JOBS_QUEUE)
 
     ids.update(seed_conversions(run))
+    ids.update(seed_objects(run, var_dir))
     ids["study"] = Study.objects.order_by("pk").values_list("pk", flat=True).first() or 0
     series = Series.objects.filter(number_of_instances__gt=1).order_by("pk").first()
     any_series = Series.objects.values_list("pk", flat=True).first() or 0
@@ -207,6 +210,36 @@ def seed_conversions(run: Any) -> dict[str, int]:
     return {"conversion_job": transcode.pk, "export_job": export.pk,
             "conversion_study": study.pk,
             "converted_instance": converted.pk if converted else 0}
+
+
+def seed_objects(run: Any, var_dir: Path) -> dict[str, int]:
+    """A create job (a photo, a PDF and a video into a new series of the first study)
+    and an edit job of the photo (its series description), run like the other jobs."""
+    from archive.models import Instance, Study
+    from tests.object_job_helpers import make_jpeg, make_mp4, make_pdf
+
+    study = Study.objects.order_by("pk").first()
+    if study is None:
+        return {}
+    folder = var_dir / "objects-in"
+    folder.mkdir(parents=True, exist_ok=True)
+    make_jpeg(folder / "wound-photo.jpg", size=(320, 240))
+    make_pdf(folder / "discharge-letter.pdf", title="Discharge letter")
+    make_mp4(folder / "endoscopy.mp4", seconds=2)
+    create = run("create", {"path": str(folder), "attach_study": study.pk,
+                            "image_class": "vl_photographic", "output": "archive",
+                            "series_description": "Outside material"})
+    made = {i.sop_class_uid: i.pk for i in Instance.objects.filter(source_job=create)}
+    photo = made.get("1.2.840.10008.5.1.4.1.1.77.1.4", 0)
+    edit = run("edit", {"instances": [photo], "changes": [
+        {"path": "SeriesDescription", "action": "insert", "value": "Wound photos"},
+        {"path": "BodyPartExamined", "action": "insert", "value": "ARM"}]}) if photo else None
+    edited = Instance.objects.filter(source_job=edit).values_list("pk", flat=True).first() \
+        if edit else None
+    return {"create_job": create.pk, "edit_job": edit.pk if edit else 0,
+            "objects_study": study.pk, "photo_instance": edited or photo,
+            "pdf_instance": made.get("1.2.840.10008.5.1.4.1.1.104.1", 0),
+            "video_instance": made.get("1.2.840.10008.5.1.4.1.1.77.1.1.1", 0)}
 
 
 def page_name(path: str) -> str:

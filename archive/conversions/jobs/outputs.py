@@ -51,10 +51,12 @@ def work_folder(job_id: int) -> Path:
 class Sink:
     """Delivers one source file's outputs; ``finish`` runs once, after every file."""
 
-    def __init__(self, job: Job, params: ConversionParams) -> None:
+    def __init__(self, job: Job, params: ConversionParams,
+                 source: InstanceSource = InstanceSource.CONVERSION) -> None:
         self.job = job
         self.job_id = job.pk
         self.params = params
+        self.source = source  # what the archive records as where its instances came from
         self.cache = IndexCache()
 
     def deliver(self, item: WorkItem, conversion: FileConversion) -> Delivered:
@@ -84,7 +86,7 @@ class Sink:
                 item.sop_instance_uid
             try:
                 result = store_file(
-                    output.path, source=InstanceSource.CONVERSION,
+                    output.path, source=self.source,
                     source_detail=f"job {self.job_id}: {item.name}",
                     policy=DuplicatePolicy.REPLACE if same_instance else
                     DuplicatePolicy.KEEP_FIRST,

@@ -165,7 +165,7 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
         shutil.rmtree(staged_files(job.pk), ignore_errors=True)
     if archive is not None:
         ctx.log(f"ZIP of the results: {archive.stat().st_size} bytes.")
-    return _outcome(ctx, conversion, counts, time.monotonic() - started)
+    return summarise(ctx, counts, time.monotonic() - started, conversion.nothing_is_failure)
 
 
 LOST = ("not converted: the worker process that took it stopped before it was done "
@@ -181,8 +181,10 @@ def _record_lost(job: Job, items: list[WorkItem]) -> int:
     return len(lost)
 
 
-def _outcome(ctx: JobContext, conversion: Conversion[Any], counts: dict[str, int],
-             seconds: float) -> JobOutcome:
+def summarise(ctx: JobContext, counts: dict[str, int], seconds: float,
+              nothing_is_failure: bool = True, verb: str = "converted") -> JobOutcome:
+    """The job's outcome from its items: counts, sizes, rates; failed if nothing (or
+    anything, with nothing done) went through."""
     job = ctx.job
     by_outcome = dict(job.items.values_list("outcome").annotate(n=Count("pk"))
                       .values_list("outcome", "n"))
@@ -203,12 +205,12 @@ def _outcome(ctx: JobContext, conversion: Conversion[Any], counts: dict[str, int
     }
     if output_bytes:
         result["compression_ratio"] = round(input_bytes / output_bytes, 2)
-    summary = f"{converted} converted, {skipped} skipped, {failed} failed of {files} file(s)."
+    summary = f"{converted} {verb}, {skipped} skipped, {failed} failed of {files} file(s)."
     ctx.log(summary, LogLevel.WARNING if failed else LogLevel.INFO)
     if failed and converted:
         return JobOutcome(JobStatus.PARTIAL, result, error=summary)
-    if failed or (not converted and conversion.nothing_is_failure):
-        return JobOutcome(JobStatus.FAILED, result, error=f"Nothing converted. {summary}"
+    if failed or (not converted and nothing_is_failure):
+        return JobOutcome(JobStatus.FAILED, result, error=f"Nothing {verb}. {summary}"
                           if not converted else summary)
     return JobOutcome(JobStatus.SUCCEEDED, result)
 
