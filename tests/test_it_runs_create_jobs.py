@@ -94,6 +94,7 @@ def test_objects_attached_to_an_archived_study_copy_its_patient_and_study(
 def test_a_template_supplies_attributes_but_not_what_the_content_decides(
         celery_worker_process: Path, operator: User) -> None:
     template = {"00080080": {"vr": "LO", "Value": ["Hospital of Tests"]},
+                "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Template^Tom"}]},
                 "00081030": {"vr": "LO", "Value": ["From the template"]},
                 "00280010": {"vr": "US", "Value": [999]},
                 "00080016": {"vr": "UI", "Value": ["1.2.3.4"]}}
@@ -108,7 +109,8 @@ def test_a_template_supplies_attributes_but_not_what_the_content_decides(
     assert ds.StudyDescription == "From the template"
     assert (ds.Rows, ds.Columns) == (30, 40)  # the image decides, not the template
     assert ds.SOPClassUID == SECONDARY_CAPTURE
-    assert ds.PatientID == "T-1"
+    assert ds.PatientID == "T-1"  # typed in the form: over the template
+    assert ds.PatientName == "Template^Tom"  # left empty in the form: the template's
 
 
 def test_several_images_become_one_multiframe_instance(

@@ -189,3 +189,18 @@ def test_the_form_turns_rows_into_changes(operator: User) -> None:
     job = Job.objects.get()
     assert [c["path"] for c in job.params["changes"]] == [
         "ReferencedImageSequence[0].ReferencedSOPInstanceUID", "(0010,1010)"]
+
+
+def test_an_edit_that_gives_two_files_one_uid_changes_nothing(
+        celery_worker_process: Path, operator: User) -> None:
+    instances = archived_study()
+    files = {i.pk: absolute_path(i.file_path).read_bytes() for i in instances}
+    job = run_conversion("edit", operator, series=[instances[0].series_id],
+                         dcmodify='-m "(0008,0018)=1.2.826.0.1.3680043.8.498.1"')
+
+    assert job.status == JobStatus.FAILED and "Nothing changed" in job.error
+    assert "one UID is one instance" in job.error or any(
+        "one UID is one instance" in m for m in job.items.values_list("message", flat=True))
+    assert sorted(Instance.objects.values_list("pk", flat=True)) == sorted(files)
+    for instance in Instance.objects.all():
+        assert absolute_path(instance.file_path).read_bytes() == files[instance.pk]

@@ -99,7 +99,7 @@ def _from_json(text: str) -> Dataset:
         raise MetadataRefused("the JSON template is not a PS3.18 JSON data set object")
     try:
         return Dataset.from_json(document)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise MetadataRefused(f"the JSON template is not PS3.18 DICOM JSON: {exc}") from None
 
 
@@ -137,17 +137,30 @@ def patient_attributes(patient: Patient, study_uid: str) -> Dataset:
 
 
 def new_patient_study(values: NewPatientStudy, study_uid: str) -> Dataset:
+    """The typed values only: what the form leaves empty a template may give (and else
+    ``start_dataset`` writes the Type 2 attributes empty)."""
     ds = Dataset()
-    ds.PatientName = values.patient_name
-    ds.PatientID = values.patient_id
-    ds.PatientBirthDate = values.patient_birth_date.strftime("%Y%m%d") \
-        if values.patient_birth_date else ""
-    ds.PatientSex = values.patient_sex
+    typed = {"PatientName": values.patient_name, "PatientID": values.patient_id,
+             "PatientBirthDate": values.patient_birth_date.strftime("%Y%m%d")
+             if values.patient_birth_date else "",
+             "PatientSex": values.patient_sex, "StudyDescription": values.study_description,
+             "AccessionNumber": values.accession_number,
+             "ReferringPhysicianName": values.referring_physician_name}
+    for keyword, value in typed.items():
+        if value:
+            setattr(ds, keyword, value)
     ds.StudyInstanceUID = study_uid
+    return ds
+
+
+def new_study_values(ds: Dataset, values: NewPatientStudy) -> Dataset:
+    """An archived patient's new study: the typed study description and accession."""
     if values.study_description:
         ds.StudyDescription = values.study_description
-    ds.AccessionNumber = values.accession_number
-    ds.ReferringPhysicianName = values.referring_physician_name
+    if values.accession_number:
+        ds.AccessionNumber = values.accession_number
+    if values.referring_physician_name:
+        ds.ReferringPhysicianName = values.referring_physician_name
     return ds
 
 

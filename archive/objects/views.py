@@ -3,6 +3,7 @@ type and a file name from its title, the video to play or save, a JPEG frame as 
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from archive.objects.extract import Extractable, ExtractKind, extract, what_to_e
 from archive.storage import absolute_path
 from console.roles import Role, role_required
 
+SAFE_MIME = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
 INLINE_TYPES = ("video/mp4", "application/pdf", "image/jpeg", "video/mpeg")
 
 
@@ -86,6 +88,8 @@ def instance_extracted(request: HttpRequest, pk: int) -> HttpResponseBase:
         shutil.rmtree(folder, ignore_errors=True)
     offer = extractable(instance)
     mime = offer.mime_type if offer is not None else "application/octet-stream"
+    if not SAFE_MIME.fullmatch(mime):  # the file's own MIME type: never a header injection
+        mime = "application/octet-stream"
     inline = request.GET.get("inline") == "1" and mime in INLINE_TYPES
     return FileResponse(handle, as_attachment=not inline, filename=output.name,
                         content_type=mime)

@@ -173,8 +173,8 @@ def changes_from_json(data: bytes) -> list[AttributeChange]:
         raise EditRefused("the JSON update must be one object of attributes (PS3.18 F.2)")
     try:
         ds = Dataset.from_json(document)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise EditRefused(f"the JSON update: {exc}") from exc
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise EditRefused(f"the JSON update is not PS3.18 DICOM JSON: {exc}") from exc
     return _from_dataset(ds)
 
 

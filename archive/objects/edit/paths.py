@@ -30,6 +30,7 @@ from typing import Literal
 from pydicom.datadict import tag_for_keyword
 
 ALL_ITEMS: Literal["*"] = "*"
+MAX_ITEM_INDEX = 9999  # an insert pads a sequence up to the index: keep that bounded
 ItemIndex = int | Literal["*"]
 
 
@@ -167,6 +168,9 @@ def _parse_step(piece: str, source: str) -> PathStep:
     if match:
         piece = match.group(1).strip()
         item = ALL_ITEMS if match.group(2) == "*" else int(match.group(2))
+        if item != ALL_ITEMS and item > MAX_ITEM_INDEX:
+            raise BadAttributePath(f"{source!r}: item [{item}] is beyond the largest index "
+                                   f"an edit may name ({MAX_ITEM_INDEX})")
     return PathStep(parse_element(piece, source), item)
 
 

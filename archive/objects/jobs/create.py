@@ -35,6 +35,7 @@ from archive.objects.metadata import (
     job_uid,
     merged,
     new_patient_study,
+    new_study_values,
     patient_attributes,
     study_attributes,
     template_attributes,
@@ -74,16 +75,16 @@ def belongs_to(params: CreateParams, job_id: int) -> tuple[Dataset, int]:
         highest = Series.objects.filter(study=study).aggregate(n=Max("series_number"))["n"]
         return study_attributes(study), (highest or 0) + 1
     study_uid = job_uid(job_id, "study")
-    if params.attach_patient is not None:
-        patient = Patient.objects.filter(pk=params.attach_patient).first()
-        if patient is None:
-            raise JobFailed(f"Patient {params.attach_patient} is no longer in the archive.")
-        return patient_attributes(patient, study_uid), 1
     values = NewPatientStudy(
         patient_name=params.patient_name, patient_id=params.patient_id,
         patient_birth_date=params.patient_birth_date, patient_sex=params.patient_sex,
         study_description=params.study_description, accession_number=params.accession_number,
         referring_physician_name=params.referring_physician_name)
+    if params.attach_patient is not None:
+        patient = Patient.objects.filter(pk=params.attach_patient).first()
+        if patient is None:
+            raise JobFailed(f"Patient {params.attach_patient} is no longer in the archive.")
+        return new_study_values(patient_attributes(patient, study_uid), values), 1
     return new_patient_study(values, study_uid), 1
 
 
@@ -111,9 +112,10 @@ def plans(params: CreateParams, items: list[WorkItem]) -> list[Plan]:
     others = [item for item in items if item not in images]
     if len(images) < 2:
         return [Plan(item, [Path(item.path)]) for item in items]
-    group = WorkItem(name=f"{len(images)} images → 1 multi-frame instance "
-                          f"({images[0].name} …)", path=images[0].path,
+    group = WorkItem(name=images[0].name, path=images[0].path,
                      size=sum(item.size for item in images), folder=images[0].folder)
+    # The item is named after the first image (so "retry failed only" finds them again:
+    # a retry of that name regroups every image); its message says how many frames.
     return [Plan(group, [Path(item.path) for item in images]),
             *[Plan(item, [Path(item.path)]) for item in others]]
 

@@ -1,6 +1,8 @@
-"""The ``edit`` run. In the archive it is all or nothing: every file of the set is edited
-into a staging folder first; only when all of them are, the edited files take their
-place in the index (the originals' files go only then), each with its before/after record.
+"""The ``edit`` run. In the archive every file of the set is edited into a staging folder
+first; only when all of them are, the edited files take their originals' places in the
+index one by one (each original's file goes once its edited file is in), each with its
+before/after record. Should the archive refuse one then (a full disk), the edit stops
+there and the job says which files are edited and which are unchanged.
 Files from a server path or an upload are edited one by one into a ZIP or a folder."""
 
 from __future__ import annotations
@@ -165,36 +167,62 @@ def _edit_in_archive(ctx: JobContext, params: EditParams, items: list[WorkItem],
         "series__study__patient_id", flat=True))
     cache, touched = IndexCache(), set(before.values())
     keep = params.originals == Originals.KEEP
-    for number, (item, path, applied, _uid) in enumerate(staged, start=1):
-        try:
-            result = store_file(path, source=InstanceSource.EDIT,
-                                source_detail=f"job {job.pk}: edit of {item.name}",
-                                policy=DuplicatePolicy.REPLACE, cache=cache, job=job)
-        except (FileRejected, OSError) as exc:
-            JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.FAILED,
-                                   message=f"edited, but the archive did not take it: {exc}; "
-                                           "the original is unchanged")
-            continue
-        new = result.instance
-        if new.pk != item.instance:
-            if keep:
-                Instance.objects.filter(pk=new.pk).update(derived_from_id=item.instance)
-            elif item.instance is not None:
-                retire_instance(item.instance, new.pk)
-        study_id = Instance.objects.filter(pk=new.pk).values_list(
-            "series__study_id", flat=True).first()
-        if study_id is not None:
+    try:
+        for number, (item, path, applied, _uid) in enumerate(staged, start=1):
+            ctx.set_progress(number)
+            if not applied:  # the values were already as asked: the file stays as it is
+                JobItem.objects.create(job=job, name=item.name[:512],
+                                       outcome=ItemOutcome.SUCCEEDED, message=described([]),
+                                       sop_instance_uid=item.sop_instance_uid)
+                continue
+            try:
+                study_id = _store(job, item, path, applied, cache, keep)
+            except (FileRejected, OSError) as exc:
+                _stop_partway(job, item, exc, staged[number:])
+                raise JobFailed(
+                    f"The archive did not take the edited {item.name} ({exc}): {number - 1} "
+                    f"file(s) before it are edited, it and the {len(staged) - number} after "
+                    "it are unchanged; retry failed only edits those.") from None
             touched.add(study_id)
-        AttributeEdit.objects.create(
-            job=job, user=job.owner, username=job.owner.get_username() if job.owner else "",
-            instance_id=new.pk, study_id=study_id, sop_instance_uid_before=item.sop_instance_uid,
-            sop_instance_uid_after=new.sop_instance_uid, originals_kept=keep,
-            changes=[asdict(change) for change in applied])
-        JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.SUCCEEDED,
-                               message=described(applied), sop_instance_uid=new.sop_instance_uid,
-                               input_bytes=item.size or None, output_bytes=new.file_size)
-        ctx.set_progress(number)
-    tidy(touched, patients)
+    finally:
+        tidy(touched, patients)
+
+
+def _stop_partway(job: Job, item: WorkItem, exc: Exception, rest: list[Staged]) -> None:
+    JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.FAILED,
+                           sop_instance_uid=item.sop_instance_uid,
+                           message=f"edited, but the archive did not take it: {exc}; the "
+                                   "original is unchanged")
+    JobItem.objects.bulk_create([
+        JobItem(job=job, name=other.name[:512], outcome=ItemOutcome.SKIPPED,
+                sop_instance_uid=other.sop_instance_uid,
+                message="not applied: the edit stopped at an earlier file; unchanged")
+        for other, *_ in rest])
+
+
+def _store(job: Job, item: WorkItem, path: Path, applied: list[AppliedChange],
+           cache: IndexCache, keep: bool) -> int:
+    """The edited file into the index in its original's place (or beside it), with its
+    before/after record; returns the study it is in now."""
+    result = store_file(path, source=InstanceSource.EDIT,
+                        source_detail=f"job {job.pk}: edit of {item.name}",
+                        policy=DuplicatePolicy.REPLACE, cache=cache, job=job)
+    new = result.instance
+    if new.pk != item.instance:
+        if keep:
+            Instance.objects.filter(pk=new.pk).update(derived_from_id=item.instance)
+        elif item.instance is not None:
+            retire_instance(item.instance, new.pk)
+    study_id = new.series.study_id
+    AttributeEdit.objects.create(
+        job=job, user=job.owner, username=job.owner.get_username() if job.owner else "",
+        instance_id=new.pk, study_id=study_id, sop_instance_uid_before=item.sop_instance_uid,
+        sop_instance_uid_after=new.sop_instance_uid, originals_kept=keep,
+        changes=[asdict(change) for change in applied])
+    JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.SUCCEEDED,
+                           message=described(applied), sop_instance_uid=new.sop_instance_uid,
+                           input_bytes=item.size or None, output_bytes=new.file_size)
+    return study_id
 
 
 def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange],
@@ -204,6 +232,7 @@ def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange
     set_uids = {item.sop_instance_uid for item in items}
     staged: list[Staged] = []
     failures: list[tuple[str, str]] = []
+    taken: dict[str, str] = {}  # SOP Instance UID after the edit → the file that has it
     for number, item in enumerate(items, start=1):
         ctx.check_cancelled()
         destination = folder / f"{number:06d}.dcm"
@@ -220,11 +249,17 @@ def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange
             logger.exception("job %s: editing %s crashed", ctx.job.pk, item.name)
             failures.append((item.name, f"internal error ({type(exc).__name__}: {exc})"))
             continue
-        if uid != item.sop_instance_uid and uid not in set_uids and \
-                Instance.objects.filter(sop_instance_uid=uid).exists():
+        if uid in taken:
+            failures.append((item.name, f"the edit gives it the SOP Instance UID {uid}, which "
+                                        f"{taken[uid]} of the set has too: one UID is one "
+                                        "instance"))
+            continue
+        if uid != item.sop_instance_uid and (uid in set_uids or Instance.objects.filter(
+                sop_instance_uid=uid).exists()):
             failures.append((item.name, f"the new SOP Instance UID {uid} is another archived "
                                         "instance's: it would replace that one"))
             continue
+        taken[uid] = item.name
         staged.append((item, destination, applied, uid))
         ctx.set_progress(number)
     return staged, failures

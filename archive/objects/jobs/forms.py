@@ -44,8 +44,8 @@ def _text_file(upload: Any, what: str) -> str:
 
 
 class CreateForm(ConversionForm):
-    upload_help = ("JPEG, PNG, BMP, TIFF or raw images, MPEG-2 / H.264 / HEVC videos, PDF, "
-                   "CDA, STL, OBJ or MTL files.")
+    upload_help = ("JPEG, PNG, BMP or TIFF images, MPEG-2 / H.264 / HEVC videos, PDF, CDA, "
+                   "STL, OBJ or MTL files (raw pixels: POST /api/jobs with \"raw\").")
     belongs = forms.ChoiceField(choices=BELONGS_CHOICES, initial="new", label="They belong to",
                                 widget=forms.RadioSelect)
     attach_study = ArchiveObjectField(PickLevel.STUDY, required=False, label="Archived study")
@@ -61,6 +61,8 @@ class CreateForm(ConversionForm):
     study_description = forms.CharField(required=False, max_length=64,
                                         label="Study description")
     accession_number = forms.CharField(required=False, max_length=16, label="Accession number")
+    referring_physician_name = forms.CharField(required=False, max_length=324,
+                                               label="Referring physician")
     series_description = forms.CharField(required=False, max_length=64,
                                          label="Series description")
     template_file = forms.FileField(required=False, label="Attribute template",
@@ -88,19 +90,22 @@ class CreateForm(ConversionForm):
                                       "title or its file name.")
 
     option_fields = ("patient_name", "patient_id", "patient_birth_date", "patient_sex",
-                     "study_description", "accession_number", "series_description",
+                     "study_description", "accession_number", "referring_physician_name",
+                     "series_description",
                      "image_class", "multi_frame", "target", "lossy", "keep_app_segments",
                      "video_class", "title")
     shown_when = {**ConversionForm.shown_when, "attach_study": "belongs:study",
                   "attach_patient": "belongs:patient", "patient_name": "belongs:new",
                   "patient_id": "belongs:new", "patient_birth_date": "belongs:new",
-                  "patient_sex": "belongs:new", "study_description": "belongs:new",
-                  "accession_number": "belongs:new"}
+                  "patient_sex": "belongs:new", "study_description": "belongs:new,patient",
+                  "accession_number": "belongs:new,patient",
+                  "referring_physician_name": "belongs:new,patient"}
     GROUPS = {"Files": ("path", "upload"),
               "They belong to": ("belongs", "attach_study", "attach_patient", "patient_name",
                                  "patient_id", "patient_birth_date", "patient_sex",
                                  "study_description", "accession_number",
-                                 "series_description", "template_file"),
+                                 "referring_physician_name", "series_description",
+                                 "template_file"),
               "Objects": ("image_class", "multi_frame", "target", "lossy",
                           "keep_app_segments", "video_class", "title"),
               "Results": ("output", "folder")}
@@ -147,10 +152,12 @@ class CreateForm(ConversionForm):
         values = super().params()
         data = self.cleaned_data
         belongs = data.get("belongs")
-        if belongs != "new":
-            for name in ("patient_name", "patient_id", "patient_birth_date", "patient_sex",
-                         "study_description", "accession_number"):
-                values.pop(name, None)
+        dropped = {"new": (), "patient": ("patient_name", "patient_id", "patient_birth_date",
+                                          "patient_sex")}.get(str(belongs), (
+            "patient_name", "patient_id", "patient_birth_date", "patient_sex",
+            "study_description", "accession_number", "referring_physician_name"))
+        for name in dropped:
+            values.pop(name, None)
         if belongs == "study" and data.get("attach_study"):
             values["attach_study"] = data["attach_study"].pk
         if belongs == "patient" and data.get("attach_patient"):

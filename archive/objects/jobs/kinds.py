@@ -152,11 +152,23 @@ def retry_edit(job: Job) -> dict[str, Any] | None:
     return {**job.params, "only": names} if names else None
 
 
+def retry_create(job: Job) -> dict[str, Any] | None:
+    """Again for the files that failed; a multi-frame instance is made of all its images
+    again (one failed image failed the whole instance)."""
+    again = retry_failed(job)
+    if again is not None and job.params.get("multi_frame"):
+        again["only"] = []
+    return again
+
+
+RETRIES = {ObjectKind.EDIT: retry_edit, ObjectKind.CREATE: retry_create}
+
+
 def _kind(name: ObjectKind, label: str, schema: type[Any], run: Any, form: type[Any],
           describe: Any, commands: Any) -> JobKind[Any]:
     return JobKind(name=name.value, label=label, params_schema=schema, run=run,
                    describe=describe, form=form, command_lines=commands,
-                   retry_failed=retry_edit if name == ObjectKind.EDIT else retry_failed,
+                   retry_failed=RETRIES.get(name, retry_failed),
                    downloads=DOWNLOADS, produced=produced,
                    item_sizes=True, uses_associations=False)
 

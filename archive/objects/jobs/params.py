@@ -100,6 +100,11 @@ class CreateParams(ConversionParams):
         if typed and (self.attach_study is not None or self.attach_patient is not None):
             raise ValueError("patient values are typed only for a new patient: an archived "
                              "study or patient brings its own")
+        study_typed = self.study_description or self.accession_number or \
+            self.referring_physician_name
+        if study_typed and self.attach_study is not None:
+            raise ValueError("study values are typed only for a new study: an archived study "
+                             "brings its own")
         if self.target is not None and self.target.is_lossy and not self.lossy:
             raise ValueError(f"{self.target.label} is lossy: confirm it with \"lossy\": true")
         return self
