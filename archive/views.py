@@ -38,6 +38,9 @@ from console.roles import Role, RoleRequiredMixin, request_user, role_required
 from netjobs.jobs.services import ParamsInvalid, create_job
 from netjobs.models import Job
 
+VIDEO_SYNTAXES = frozenset(
+    f"1.2.840.10008.1.2.4.{n}{fragmentable}" for n in range(100, 109)
+    for fragmentable in ("", ".1"))  # MPEG-2, MPEG-4 AVC/H.264, HEVC
 RECENT_IMPORTS = 10
 STUDY_LINKS_PER_IMPORT = 5
 
@@ -159,7 +162,10 @@ def series_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     instances = list(series.instances.order_by("instance_number", "pk"))
     if not instances:
         raise Http404("empty series")
-    return thumbnail_response(instances[len(instances) // 2])
+    # The middle picture: not a document (no rows) nor a video (its stream is not decoded).
+    pictures = [i for i in instances if i.rows and i.transfer_syntax_uid not in VIDEO_SYNTAXES]
+    chosen = pictures or instances
+    return thumbnail_response(chosen[len(chosen) // 2])
 
 
 @role_required(Role.VIEWER)

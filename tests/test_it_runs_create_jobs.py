@@ -67,6 +67,9 @@ def test_a_jpeg_a_pdf_and_a_video_become_one_series_of_a_new_patient(
         sources["c-scope.mp4"]
     for instance in instances:
         assert dciodvfy_errors(absolute_path(instance.file_path)) == [], instance.sop_class_uid
+    # The series' thumbnail is its picture, not the document or the video in the middle.
+    thumb = logged_in(operator).get(f"/archive/series/{instances[0].series_id}/thumbnail.png")
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/png"
 
 
 def test_objects_attached_to_an_archived_study_copy_its_patient_and_study(
