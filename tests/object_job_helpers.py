@@ -1,5 +1,5 @@
 """Inputs for the create/extract/edit job tests: a JPEG (Pillow), a PDF (written by hand,
-with a title), an H.264 MP4 (Debian's ffmpeg), and dciodvfy's verdict on a file."""
+with a title), an H.264 MP4 (Debian's ffmpeg)."""
 
 from __future__ import annotations
 
@@ -62,10 +62,3 @@ def make_mp4(path: Path, seconds: float = 1.0, rate: int = 10) -> Path:
          "-profile:v", "high", "-level", "3.0", "-pix_fmt", "yuv420p", "-movflags",
          "+faststart", str(path)], check=True, timeout=60)
     return path
-
-
-def dciodvfy_errors(path: Path) -> list[str]:
-    """The "Error" lines dciodvfy prints for a file (an empty list: it found none)."""
-    require_tool("dciodvfy")
-    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
-    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]

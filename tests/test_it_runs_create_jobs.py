@@ -18,8 +18,8 @@ from netjobs.models import ItemOutcome, JobStatus
 from tests.archive_helpers import corpus, import_folder
 from tests.conftest import logged_in
 from tests.conversion_helpers import archive_corpus, run_conversion
+from tests.object_helpers import dciodvfy_errors
 from tests.object_job_helpers import (
-    dciodvfy_errors,
     make_jpeg,
     make_mp4,
     make_pdf,

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 
-from archive.conversions.outcome import ConversionFailed, ConversionSkipped
+from archive.conversions.outcome import ConversionFailed
 from archive.models import AttributeEdit, Instance, Study
 from archive.objects.extract import Extractable, ExtractKind, extract, what_to_extract
 from archive.storage import absolute_path
@@ -69,6 +69,10 @@ def instance_extracted(request: HttpRequest, pk: int) -> HttpResponseBase:
     path = absolute_path(instance.file_path)
     if not path.is_file():
         raise Http404("The file of this instance is missing from storage.")
+    offer = extractable(instance)
+    if offer is None:
+        return HttpResponse("Nothing to extract: this instance encapsulates no document, video "
+                            "or JPEG frame.", status=404, content_type="text/plain; charset=utf-8")
     frame = _frame(request.GET.get("frame"))
     scratch = Path(settings.CONVERSION_DIR) / "extracting"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -76,9 +80,6 @@ def instance_extracted(request: HttpRequest, pk: int) -> HttpResponseBase:
     try:
         try:
             result = extract(path, folder, frame=frame)
-        except ConversionSkipped as exc:
-            return HttpResponse(f"Nothing to extract: {exc}", status=404,
-                                content_type="text/plain; charset=utf-8")
         except ConversionFailed as exc:
             return HttpResponse(f"Cannot extract: {exc}", status=422,
                                 content_type="text/plain; charset=utf-8")
@@ -86,10 +87,8 @@ def instance_extracted(request: HttpRequest, pk: int) -> HttpResponseBase:
         handle = output.path.open("rb")  # still readable once its folder is gone
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    offer = extractable(instance)
-    mime = offer.mime_type if offer is not None else "application/octet-stream"
-    if not SAFE_MIME.fullmatch(mime):  # the file's own MIME type: never a header injection
-        mime = "application/octet-stream"
+    # the file's own MIME type: never a header injection
+    mime = offer.mime_type if SAFE_MIME.fullmatch(offer.mime_type) else "application/octet-stream"
     inline = request.GET.get("inline") == "1" and mime in INLINE_TYPES
     return FileResponse(handle, as_attachment=not inline, filename=output.name,
                         content_type=mime)

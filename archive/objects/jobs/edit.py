@@ -19,7 +19,7 @@ from pydicom.errors import InvalidDicomError
 
 from archive.conversions.jobs.outputs import Sink, staged_files, work_folder
 from archive.conversions.jobs.run import Conversion, convert_item, summarise
-from archive.conversions.jobs.sources import WorkItem, work_items
+from archive.conversions.jobs.sources import WorkItem, archived_instances, work_items
 from archive.conversions.outcome import ConversionFailed, FileConversion, OutputFile
 from archive.imports.uploads import remove_staged_upload
 from archive.indexing import IndexCache, store_file
@@ -38,6 +38,7 @@ from archive.objects.edit import (
 from archive.objects.jobs.params import ChangeSource, EditParams, Originals, UidPolicy
 from archive.objects.jobs.reindex import retire_instance, tidy
 from archive.reading import FileRejected, read_index_keys
+from archive.storage import absolute_path
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import ItemOutcome, Job, JobItem
 
@@ -60,9 +61,6 @@ def parse_changes(params: EditParams) -> list[AttributeChange]:
 
 def first_dataset(params: EditParams) -> Dataset | None:
     """The first archived instance of the set, read (pixel data left on disk)."""
-    from archive.conversions.jobs.sources import archived_instances
-    from archive.storage import absolute_path
-
     first = archived_instances(params).order_by("pk").values_list("file_path", flat=True).first()
     if first is None:
         return None

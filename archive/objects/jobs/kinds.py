@@ -26,12 +26,12 @@ from archive.objects.common import Identity
 from archive.objects.documents import DocumentKind, detect_document
 from archive.objects.edit import EditRefused, NewUids, edit_command_lines
 from archive.objects.extract import extract
-from archive.objects.images import image_command_lines, image_format_of, is_image
+from archive.objects.images import image_command_lines, image_format_of
 from archive.objects.jobs.create import image_options, run_create
 from archive.objects.jobs.edit import parse_changes, run_edit
 from archive.objects.jobs.forms import CreateForm, EditForm, ExtractForm
 from archive.objects.jobs.params import CreateParams, EditParams, ExtractParams, UidPolicy
-from archive.objects.video import is_video
+from archive.objects.video import container_of
 from netjobs.jobs.base import CommandLine, JobContext, JobKind, JobOutcome
 from netjobs.models import ItemOutcome, Job
 
@@ -72,13 +72,15 @@ def create_command_lines(params: CreateParams) -> list[CommandLine]:
     if source is None:
         return []
     name, out = shlex.quote(str(source)), shlex.quote(destination(params) + "/object.dcm")
-    if params.raw is not None or is_image(source):
+    with source.open("rb") as handle:  # the magic bytes, not ffprobe: a page shows these
+        head = handle.read(512)
+    if params.raw is not None or image_format_of(source) is not None:
         identity = Identity(attributes=Dataset(), series_instance_uid="")
         formats = [f for f in [image_format_of(source)] if f is not None]
         return [CommandLine(tool, command) for tool, command in image_command_lines(
             image_options(params, identity), [str(source)],
             destination(params) + "/object.dcm", formats)]
-    if is_video(source):
+    if container_of(head) is not None:
         return [CommandLine("dcm4che", f"jpg2dcm {name} {out}")]
     try:
         kind = detect_document(source)

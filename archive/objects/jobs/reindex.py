@@ -5,8 +5,8 @@ studies and series the edit emptied go, and so does a patient left without studi
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Count, Sum
 
+from archive.indexing import refresh_counts
 from archive.models import AttributeEdit, Instance, Patient, Series, Study
 from archive.storage import remove_file
 
@@ -26,24 +26,11 @@ def retire_instance(old_pk: int, new_pk: int) -> None:
 
 
 def tidy(study_ids: set[int], patient_ids: set[int]) -> None:
-    """Recount the studies an edit touched; drop empty series and studies, and patients
-    left without a study."""
+    """Recount the studies an edit touched (``refresh_counts`` for each of their series
+    drops the series it emptied); drop studies left without series, and patients left
+    without studies."""
     for study_id in study_ids:
-        Series.objects.filter(study_id=study_id).exclude(
-            pk__in=Instance.objects.values("series_id")).delete()
         for series in Series.objects.filter(study_id=study_id):
-            Series.objects.filter(pk=series.pk).update(
-                number_of_instances=Instance.objects.filter(series=series).count())
-        totals = Instance.objects.filter(series__study_id=study_id).aggregate(
-            n=Count("pk"), size=Sum("file_size"))
-        if not totals["n"]:
-            Study.objects.filter(pk=study_id).delete()
-            continue
-        modalities = sorted({m for m in Series.objects.filter(study_id=study_id)
-                            .values_list("modality", flat=True) if m})
-        Study.objects.filter(pk=study_id).update(
-            number_of_series=Series.objects.filter(study_id=study_id).count(),
-            number_of_instances=totals["n"], size_bytes=totals["size"] or 0,
-            modalities_in_study="\\".join(modalities))
-    Patient.objects.filter(pk__in=patient_ids).annotate(n=Count("studies")).filter(
-        n=0).delete()
+            refresh_counts(series)
+    Study.objects.filter(pk__in=study_ids, series__isnull=True).delete()
+    Patient.objects.filter(pk__in=patient_ids, studies__isnull=True).delete()
