@@ -15,11 +15,21 @@ from typing import Any
 
 import pytest
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, never one this test process has handed out before
+    (the kernel may give a just-released ephemeral port twice in a row, and two listeners
+    made by one test on the same port break the unique address constraint)."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 def wait_for_port(port: int, seconds: float = 10.0) -> None:
