@@ -4,6 +4,9 @@ and the network services match on. Files live under STORAGE_ROOT (see archive.st
 from django.db import models
 from django.urls import reverse
 
+# the de-identification projects and pseudonyms are archive models too (loaded with it)
+from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin  # noqa: F401
+
 
 class InstanceSource(models.TextChoices):
     UPLOAD = "upload", "Browser upload"
@@ -12,6 +15,8 @@ class InstanceSource(models.TextChoices):
     CONVERSION = "conversion", "Converted by a job"
     CREATED = "created", "Created by a job"
     EDIT = "edit", "Edited by a job"
+    DEIDENTIFIED = "deid", "De-identified by a job"
+    REIDENTIFIED = "reid", "Re-identified by a job"
 
 
 class DuplicatePolicy(models.TextChoices):

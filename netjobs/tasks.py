@@ -21,10 +21,13 @@ def reap_orphaned_jobs() -> int:
 
 @shared_task(name="netjobs.tasks.sweep_staged_uploads", ignore_result=True)
 def sweep_staged_uploads_task() -> int:
-    """Hourly: stale browser uploads, and conversion results past their retention."""
+    """Hourly: stale browser uploads, conversion results past their retention, and the
+    de-identification jobs' keys and review folders no longer needed."""
     from archive.conversions.jobs.outputs import sweep_conversion_results
+    from archive.deid.jobs.maintenance import sweep_deid_files
 
-    return len(sweep_staged_uploads()) + len(sweep_conversion_results())
+    return (len(sweep_staged_uploads()) + len(sweep_conversion_results())
+            + len(sweep_deid_files()))
 
 
 @shared_task(name="netjobs.tasks.run_job_share", ignore_result=True)

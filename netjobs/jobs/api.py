@@ -303,7 +303,10 @@ def retry_failed(request: HttpRequest, job_id: int) -> Status[Job]:
 @router.get("/jobs/{job_id}/downloads/{name}", tags=["jobs"])
 def download(request: HttpRequest, job_id: int, name: str) -> HttpResponseBase:
     """A job's report or results (CSV, JSON…), as listed in its ``downloads``."""
-    rendered = render_download(_job_or_404(job_id), name)
+    try:
+        rendered = render_download(_job_or_404(job_id), name, request_user(request))
+    except RoleMissing as exc:
+        raise HttpError(403, str(exc)) from None
     if rendered is None:
         raise HttpError(404, f"Job {job_id} has no download {name!r}.")
     return attachment(rendered)

@@ -68,6 +68,11 @@ class Download:
     label: str
     render: Callable[[Job], Rendered | None]  # None: not (or no longer) there
     available: Callable[[Job], bool] | None = None  # None: always offered
+    required_role: Role = Role.VIEWER  # who may fetch it (files with PHI: Administrators)
+
+    @property
+    def administrators_only(self) -> bool:
+        return self.required_role == Role.ADMINISTRATOR
 
     def offered(self, job: Job) -> bool:
         return self.available is None or self.available(job)

@@ -185,13 +185,16 @@ def retry_failed_job(job: Job, user: User) -> Job:
     return create_job(job.kind, params, owner=user, retry_of=job)
 
 
-def render_download(job: Job, name: str) -> Rendered | None:
+def render_download(job: Job, name: str, user: User) -> Rendered | None:
     """A job's download (content, content type, file name; or a file on disk), or None if
-    its kind has none by that name or it is not there (yet, or any more)."""
+    its kind has none by that name or it is not there (yet, or any more). RoleMissing if
+    ``user`` may not fetch it."""
     try:
         offered = get_kind(job.kind).download(name)
     except UnknownJobKind:
         return None
     if offered is None or not offered.offered(job):
         return None
+    if not has_role(user, offered.required_role):
+        raise RoleMissing(offered.required_role)
     return offered.render(job)

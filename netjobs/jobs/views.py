@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -76,7 +77,10 @@ def job_new(request: HttpRequest, kind_name: str) -> HttpResponse:
 
 @role_required(Role.VIEWER)
 def job_download(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
-    rendered = render_download(get_object_or_404(Job, pk=pk), name)
+    try:
+        rendered = render_download(get_object_or_404(Job, pk=pk), name, request_user(request))
+    except RoleMissing as exc:
+        raise PermissionDenied(str(exc)) from None
     if rendered is None:
         raise Http404(f"job {pk} has no download {name!r}")
     return attachment(rendered)

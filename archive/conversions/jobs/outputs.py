@@ -72,7 +72,7 @@ class Sink:
         folder = Path(item.folder)
         if len(conversion.outputs) > 1:  # a split, the frames of one file: a folder each
             folder = folder / source_stem(item)
-        names = [_place(output, base, folder / output.name) for output in conversion.outputs]
+        names = [place(output, base, folder / output.name) for output in conversion.outputs]
         shown = names[0] if len(names) == 1 else f"{len(names)} files in {folder}"
         return Delivered(f"written {where}: {shown}" if names else "",
                          sop_instance_uids=[o.sop_instance_uid for o in conversion.outputs
@@ -128,7 +128,7 @@ def source_stem(item: WorkItem) -> str:
     return stem if stem not in ("", ".", "..") else uid_component(item.name)
 
 
-def _place(output: OutputFile, base: Path, relative: Path) -> str:
+def place(output: OutputFile, base: Path, relative: Path) -> str:
     """Put ``output`` at ``base / relative``: never outside ``base`` (links included), never
     over a file that is there already (the file fails instead, with the reason)."""
     destination = base / relative
@@ -172,15 +172,20 @@ def build_zip(job_id: int) -> Path | None:
 def sweep_conversion_results() -> list[int]:
     """Remove the folders (ZIP results) of conversion jobs that finished more than
     CONVERSION_RETENTION_HOURS ago, or are gone from the history; returns their job IDs."""
-    root = Path(settings.CONVERSION_DIR)
+    stale = stale_job_folders(Path(settings.CONVERSION_DIR))
+    for path in stale.values():
+        shutil.rmtree(path, ignore_errors=True)
+    return list(stale)
+
+
+def stale_job_folders(root: Path) -> dict[int, Path]:
+    """The ``job-<id>`` folders under ``root`` whose job finished more than
+    CONVERSION_RETENTION_HOURS ago or is gone from the history, by job ID."""
     if not root.is_dir():
-        return []
+        return {}
     cutoff = timezone.now() - timedelta(hours=settings.CONVERSION_RETENTION_HOURS)
     found = {int(p.name[4:]): p for p in root.iterdir()
              if p.is_dir() and p.name.startswith("job-") and p.name[4:].isdigit()}
     keep = set(Job.objects.filter(pk__in=found).exclude(
         status__in=JobStatus.terminal(), finished_at__lt=cutoff).values_list("pk", flat=True))
-    removed = [pk for pk in found if pk not in keep]
-    for pk in removed:
-        shutil.rmtree(found[pk], ignore_errors=True)
-    return removed
+    return {pk: path for pk, path in found.items() if pk not in keep}

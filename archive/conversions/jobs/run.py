@@ -45,6 +45,13 @@ class Conversion(Generic[P]):
 
     convert: Callable[[Path, Path, P], FileConversion]
     nothing_is_failure: bool = True  # swap: a run where no file needed it succeeded
+    sink: Callable[[Job, P], Sink] = Sink  # where the outputs go (de-identify: its own)
+    # what ``convert`` gets instead of the parameters, made once per job in each process
+    # that works on it (de-identify: its configuration, read afresh from the project)
+    bind: Callable[[Job, P], Any] | None = None
+
+    def bound(self, job: Job, params: P) -> Any:
+        return params if self.bind is None else self.bind(job, params)
 
 
 CONVERSIONS: dict[str, Conversion[Any]] = {}  # filled by the kinds module
@@ -140,14 +147,15 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
         raise JobFailed("No file to convert: the selection is empty or the files are gone.")
     ctx.set_progress(0, len(items))
     queue = WorkQueue(job.pk)
-    sink = Sink(job, params)
+    sink = conversion.sink(job, params)
     started = time.monotonic()
     try:
         batches = queue.fill(items, max(1, settings.CONVERSION_BATCH_FILES))
         helpers = offer_helpers(job.pk, batches)
         ctx.log(f"{len(items)} file(s) in {batches} batch(es); {helpers} helper task(s) "
                 "offered to free worker processes.")
-        handle = partial(handle_batch, job, conversion, params, sink, queue, False)
+        handle = partial(handle_batch, job, conversion, conversion.bound(job, params), sink,
+                         queue, False)
         work_batches(queue, f"job-{job.pk}", handle, lambda: ctx.cancel_requested)
         wait_for_helpers(queue, handle, lambda: ctx.cancel_requested)
         if ctx.cancel_requested:
@@ -226,5 +234,6 @@ def work_share(job_id: int) -> int:
         return 0
     params = get_kind(job.kind).validate(job.params)
     queue = WorkQueue(job.pk)
-    handle = partial(handle_batch, job, conversion, params, Sink(job, params), queue, True)
+    handle = partial(handle_batch, job, conversion, conversion.bound(job, params),
+                     conversion.sink(job, params), queue, True)
     return work_batches(queue, new_taker(), handle, lambda: stop_asked(job_id))

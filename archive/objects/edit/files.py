@@ -17,6 +17,7 @@ from pathlib import Path
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
@@ -30,9 +31,8 @@ DEFER_BYTES = 1024 * 1024
 def read_for_edit(source: Path) -> FileDataset:
     """The file with large values left on disk (read again when written)."""
     try:
-        with open(source, "rb") as fp:
-            probe = dcmread(fp, stop_before_pixels=True)
-        deflated = probe.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+        meta = read_file_meta_info(source)  # the header only, to see the syntax
+        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
         return dcmread(source, defer_size=None if deflated else DEFER_BYTES)
     except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
         raise EditRefused(f"{source.name} cannot be read as DICOM: {exc}") from exc
