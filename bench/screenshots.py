@@ -16,7 +16,9 @@ paths: {study} {series} {instance} {job} {store_job} {failed_job} {find_job} {re
 into the archive) {export_job} (its first series exported as PNG frames in a ZIP)
 {conversion_study} (the study transcoded) {converted_instance} (one of its results)
 {create_job} {edit_job} {objects_study} {photo_instance} {pdf_instance} {video_instance} (a
-photo, a PDF and a video added to the first study; the photo then edited). With
+photo, a PDF and a video added to the first study; the photo then edited) {deid_project}
+{deid_job} (a reversible de-identification of the first CT study) {deid_instance} (one of its
+originals, for the preview). With
 ``--click SELECTOR`` the first element matching it (e.g. ``'.convert-menu summary'``) is clicked
 on each page that has one before the screenshot, to show an open menu.
 
@@ -176,6 +178,7 @@ def seed(var_dir: Path) -> dict[str, int]:
 
     ids.update(seed_conversions(run))
     ids.update(seed_objects(run, var_dir))
+    ids.update(seed_deid(run, var_dir))
     ids["study"] = Study.objects.order_by("pk").values_list("pk", flat=True).first() or 0
     series = Series.objects.filter(number_of_instances__gt=1).order_by("pk").first()
     any_series = Series.objects.values_list("pk", flat=True).first() or 0
@@ -240,6 +243,36 @@ def seed_objects(run: Any, var_dir: Path) -> dict[str, int]:
             "objects_study": study.pk, "photo_instance": edited or photo,
             "pdf_instance": made.get("1.2.840.10008.5.1.4.1.1.104.1", 0),
             "video_instance": made.get("1.2.840.10008.5.1.4.1.1.77.1.1.1", 0)}
+
+
+def seed_deid(run: Any, var_dir: Path) -> dict[str, int]:
+    """A de-identification project with a certificate and two uploaded pseudonyms, and a
+    reversible de-identify job of the first CT study into the archive."""
+    from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin
+    from archive.models import Instance, Study
+
+    keys = var_dir / "deid-keys-demo"
+    keys.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+                    "-subj", "/CN=Trial A re-identification/O=Demo", "-keyout",
+                    str(keys / "key.pem"), "-out", str(keys / "cert.pem")],
+                   check=True, capture_output=True)
+    project = DeidProject.objects.create(
+        name="trial-a", description="Multicentre trial A: deliveries to the core lab",
+        certificate_pem=(keys / "cert.pem").read_text(), pseudonym_prefix="TA",
+        created_by=USERNAME)
+    for original, pseudonym in (("CQ500-CT-310", "TA-0001"), ("12345", "TA-0002")):
+        Pseudonym.objects.create(project=project, original_patient_id=original,
+                                 pseudonym_id=pseudonym, pseudonym_name=pseudonym,
+                                 origin=PseudonymOrigin.UPLOADED)
+    study = Study.objects.filter(series__modality="CT").order_by("pk").first()
+    if study is None:
+        return {"deid_project": project.pk}
+    job = run("deidentify", {"studies": [study.pk], "project": "trial-a", "reversible": True,
+                             "options": ["retain_modified_dates"], "output": "archive"})
+    instance = Instance.objects.filter(series__study=study).order_by("pk").first()
+    return {"deid_project": project.pk, "deid_job": job.pk,
+            "deid_instance": instance.pk if instance else 0}
 
 
 def page_name(path: str) -> str:

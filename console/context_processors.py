@@ -40,6 +40,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavItem("Inspect a file", "archive:inspect_home", Role.VIEWER, ("/inspect/",)),
         NavItem("Tools", "archive:tools", Role.VIEWER, ("/tools/",)),
         NavItem("Conversions", "archive:conversions", Role.VIEWER, ("/conversions/",)),
+        NavItem("De-identification", "deid:home", Role.OPERATOR, ("/deidentify/",)),
     )),
     NavGroup("Network", (
         NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, ("/aes/",)),

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("netjobs.urls")),
     path("", include("archive.urls")),
+    path("", include("archive.deid.urls")),
 ]
 
 handler403 = "console.views.permission_denied"
