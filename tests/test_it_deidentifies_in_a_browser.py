@@ -65,7 +65,8 @@ def test_an_operator_previews_then_deidentifies_a_study(
     assert ds.PatientID.startswith("UI") and ds.LongitudinalTemporalInformationModified == \
         "MODIFIED"
 
-    assert page.goto(f"{live_server.url}/deidentify/projects/{project.pk}/").status == 403
+    refused = page.goto(f"{live_server.url}/deidentify/projects/{project.pk}/")
+    assert refused is not None and refused.status == 403
     admin = browser.new_page()
     log_in(admin, live_server.url, administrator.username)
     admin.goto(f"{live_server.url}/deidentify/projects/{project.pk}/")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.http import HttpResponse
+from django.test import Client
 from pydicom import dcmread
 
 from archive.deid.models import DeidProject, Pseudonym
@@ -31,6 +34,10 @@ def archived(name: str, **values: str) -> Instance:
         return store_file(folder / name, source=InstanceSource.PATH_IMPORT).instance
 
 
+def preview(client: Client, query: dict[str, Any]) -> HttpResponse:
+    return client.get("/deidentify/preview/", query)  # type: ignore[return-value]
+
+
 def rows_of(html: str) -> dict[str, str]:
     """Changes table: element path → the row's text."""
     table = re.search(r'<table class="striped deid-changes">(.*?)</table>', html, re.S)
@@ -47,7 +54,7 @@ def test_only_administrators_see_which_pseudonym_a_patient_gets(
                              pseudonym_id="SUBJ-0042", pseudonym_name="Subject^42",
                              origin="uploaded")
     instance = archived("MR2_UNCI.dcm", PatientName="Lee^Ann", PatientID="P-6060")
-    query = {"instance": instance.pk, "project": "mapped"}
+    query: dict[str, Any] = {"instance": instance.pk, "project": "mapped"}
     for_operator = logged_in(operator).get("/deidentify/preview/", query).content.decode()
     assert "SUBJ-0042" not in for_operator and "Subject^42" not in for_operator
     assert "shown to Administrators" in for_operator
@@ -61,7 +68,7 @@ def test_the_preview_shows_each_change_with_its_rule_and_writes_nothing(
     instance = archived("MR2_UNCI.dcm", PatientName="Roe^Richard", PatientID="P-5511",
                         StudyDescription="Brain for Roe", InstitutionName="General Hospital")
     client = logged_in(operator)
-    html = client.get("/deidentify/preview/", {
+    html = preview(client, {
         "instance": instance.pk, "project": "preview",
         "options": ["clean_descriptors", "retain_patient_characteristics"]}).content.decode()
     rows = rows_of(html)
@@ -79,7 +86,7 @@ def test_the_preview_gives_what_a_job_gives(celery_worker_process: Path,
                                             operator: User) -> None:
     DeidProject.objects.create(name="same")
     instance = archived("693_UNCI.dcm", PatientName="Poe^Edgar", PatientID="P-1849")
-    html = logged_in(operator).get("/deidentify/preview/", {
+    html = preview(logged_in(operator), {
         "instance": instance.pk, "project": "same"}).content.decode()
     new_uid = re.search(r"\(0008,0018\)</code>.*?<td>[0-9.]+</td><td>([0-9.]+)</td></tr>",
                         html, re.S)
@@ -97,7 +104,7 @@ def test_a_file_with_burned_in_text_is_flagged_and_viewers_are_refused(
         operator: User, viewer: User) -> None:
     DeidProject.objects.create(name="us")
     instance = archived("US1_UNCI.dcm", PatientName="Moe^Mary", PatientID="P-77")
-    response = logged_in(operator).get("/deidentify/preview/", {
+    response = preview(logged_in(operator), {
         "instance": instance.pk, "project": "us"})
     assert response.status_code == 200 and b"data-held-back" in response.content
     assert logged_in(viewer).get("/deidentify/preview/").status_code == 403
@@ -106,13 +113,13 @@ def test_a_file_with_burned_in_text_is_flagged_and_viewers_are_refused(
 def test_bad_input_is_answered_with_the_reason(operator: User) -> None:
     DeidProject.objects.create(name="bad")
     client = logged_in(operator)
-    response = client.get("/deidentify/preview/", {"instance": 999999, "project": "bad"})
+    response = preview(client, {"instance": 999999, "project": "bad"})
     assert response.status_code == 400
     instance = archived("MR2_UNCI.dcm")
-    both = client.get("/deidentify/preview/", {
+    both = preview(client, {
         "instance": instance.pk, "project": "bad",
         "options": ["retain_full_dates", "retain_modified_dates"]})
     assert both.status_code == 400 and b"not both" in both.content
-    dumb = client.get("/deidentify/preview/", {
+    dumb = preview(client, {
         "instance": instance.pk, "project": "bad", "dumb": "on", "replace": "10,40,notasex"})
     assert dumb.status_code == 422 and b"notasex" in dumb.content  # the VR refuses it

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
@@ -21,6 +22,7 @@ from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin
 from archive.indexing import store_file
 from archive.models import Instance, InstanceSource, Study
 from archive.storage import absolute_path
+from netjobs.jobs.services import create_job
 from netjobs.models import ItemOutcome, Job, JobStatus
 from tests.archive_helpers import corpus, import_folder
 from tests.conftest import logged_in, wait_for_job
@@ -261,3 +263,15 @@ def test_an_attribute_no_rule_covers_fails_the_file(
     assert refused.outcome == ItemOutcome.FAILED
     assert "(00FE,0010)" in refused.message and "no rule" in refused.message
     assert job.items.get(name__endswith="private.dcm").outcome == ItemOutcome.SUCCEEDED
+
+
+def test_a_project_deleted_after_submission_fails_the_job_with_the_reason(
+        celery_worker_process: Path, operator: User) -> None:
+    project = DeidProject.objects.create(name="short-lived")
+    [instance] = archived_with_phi("693_UNCI.dcm")
+    with transaction.atomic():  # the job is queued on commit: the project goes first
+        job = create_job("deidentify", {"instances": [instance.pk], "project": "short-lived",
+                                        "output": "zip"}, owner=operator)
+        project.delete()
+    job = wait_for_job(job, seconds=60)
+    assert job.status == JobStatus.FAILED and "no de-identification project" in job.error

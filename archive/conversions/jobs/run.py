@@ -148,14 +148,14 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
     ctx.set_progress(0, len(items))
     queue = WorkQueue(job.pk)
     sink = conversion.sink(job, params)
+    bound = conversion.bound(job, params)  # before any work is shared out
     started = time.monotonic()
     try:
         batches = queue.fill(items, max(1, settings.CONVERSION_BATCH_FILES))
         helpers = offer_helpers(job.pk, batches)
         ctx.log(f"{len(items)} file(s) in {batches} batch(es); {helpers} helper task(s) "
                 "offered to free worker processes.")
-        handle = partial(handle_batch, job, conversion, conversion.bound(job, params), sink,
-                         queue, False)
+        handle = partial(handle_batch, job, conversion, bound, sink, queue, False)
         work_batches(queue, f"job-{job.pk}", handle, lambda: ctx.cancel_requested)
         wait_for_helpers(queue, handle, lambda: ctx.cancel_requested)
         if ctx.cancel_requested:

@@ -40,6 +40,7 @@ from archive.imports.uploads import upload_root
 from archive.models import InstanceSource
 from archive.objects.edit.files import write_like_source
 from archive.storage import uid_component
+from netjobs.jobs.base import JobFailed
 from netjobs.models import Job, JobLogEntry, LogLevel
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,10 @@ def bind_deidentify(job: Job, params: DeidentifyParams) -> DeidRun:
 
 
 def deid_config(params: DeidentifyParams) -> DeidConfig:
-    project = DeidProject.objects.get(name=params.project)
+    project = DeidProject.objects.filter(name=params.project).first()
+    if project is None:
+        raise JobFailed(f"The project {params.project!r} no longer exists: nothing was "
+                        "de-identified.")
     if params.dumb:
         return DeidConfig(dumb=parse_rules(params.empty, params.remove, params.replace),
                           hold_back_burned_in=params.hold_back)
