@@ -28,10 +28,15 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session", autouse=True)
 def clean_test_folders() -> None:
-    """Storage, uploads and import folders of the test settings start empty each run."""
+    """Storage, uploads, import folders and job results of the test settings start empty
+    each run (the test database starts afresh, so job IDs repeat across runs)."""
     import shutil
 
-    for folder in (settings.STORAGE_ROOT, settings.UPLOAD_DIR, *settings.IMPORT_ROOTS):
+    from archive.deid.jobs.params import key_folder
+    from archive.deid.jobs.run import held_folder
+
+    for folder in (settings.STORAGE_ROOT, settings.UPLOAD_DIR, *settings.IMPORT_ROOTS,
+                   settings.CONVERSION_DIR, held_folder(0).parent, key_folder()):
         shutil.rmtree(folder, ignore_errors=True)
         Path(folder).mkdir(parents=True, exist_ok=True)
     Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

@@ -76,3 +76,36 @@ def test_released_files_go_into_the_archive_when_the_job_archived(
     assert response.status_code == 302
     made = Instance.objects.get(source=InstanceSource.DEIDENTIFIED)
     assert made.source_job_id == job.pk and made.sop_instance_uid != us.sop_instance_uid
+
+
+def test_files_of_an_upload_are_released_after_the_upload_is_gone(
+        celery_worker_process: Path, operator: User, tmp_path: Path) -> None:
+    """The job's upload is removed when it ends; releasing reads the job's own parameters
+    as they were, not as they would validate today."""
+    from archive.imports.uploads import staged_upload_dir
+    from netjobs.jobs.services import create_job
+    from tests.archive_helpers import corpus
+    from tests.conftest import wait_for_job
+
+    DeidProject.objects.create(name="review-upload")
+    stage = make_stage(tmp_path, corpus("US1_UNCI.dcm"))
+    job = wait_for_job(create_job("deidentify", {"upload": stage, "project": "review-upload",
+                                                 "output": "zip"}, owner=operator), 60)
+    assert job.result["held_back"] == 1 and staged_upload_dir(stage) is None
+    client = logged_in(operator)
+    done = client.post(f"/deidentify/jobs/{job.pk}/release/", {"checked": "yes"}, follow=True)
+    assert b"1 held file(s) released" in done.content
+    content = zipfile.ZipFile(io.BytesIO(b"".join(client.get(
+        f"/jobs/{job.pk}/download/files/").streaming_content)))  # type: ignore[attr-defined]
+    released = [dcmread(io.BytesIO(content.read(n))) for n in content.namelist()]
+    assert [ds.Modality for ds in released] == ["US"]
+    assert released[0].PatientIdentityRemoved == "YES"
+
+
+def make_stage(tmp_path: Path, source: Path) -> str:
+    """A staged browser upload holding ``source``, as the upload form leaves one."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from archive.imports.uploads import stage_uploads
+
+    return stage_uploads([SimpleUploadedFile("scan.dcm", source.read_bytes())])

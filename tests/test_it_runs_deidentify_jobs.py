@@ -74,6 +74,8 @@ def test_a_second_delivery_of_the_same_patient_gets_the_same_pseudonym_and_uids(
     assert ds.SOPInstanceUID != first.sop_instance_uid and ds.PatientIdentityRemoved == "YES"
     assert "AccessionNumber" not in ds or not ds.AccessionNumber
     assert made.source == InstanceSource.DEIDENTIFIED
+    # nothing in the archive points back at the original (Viewers read instance pages)
+    assert made.derived_from_id is None and first.sop_instance_uid not in made.source_detail
 
     again = run_conversion("deidentify", operator, instances=[first.pk, second.pk],
                            project="trial-a", output="archive")
@@ -221,6 +223,8 @@ def test_the_api_refuses_what_cannot_run(operator: User) -> None:
     assert "not both" in str(post({"project": "no-cert", "studies": [1], "options": [
         "retain_full_dates", "retain_modified_dates"]}))
     assert "dumb mode" in str(post({"project": "no-cert", "studies": [1], "dumb": True}))
+    assert "Retain UIDs" in str(post({"project": "no-cert", "studies": [1], "output": "archive",
+                                       "options": ["retain_uids"]}))
     reid = client.post("/api/jobs", {"kind": "reidentify", "params": {
         "studies": [1], "private_key": "x"}}, content_type="application/json")
     assert reid.status_code == 403  # re-identification restores PHI: Administrators only

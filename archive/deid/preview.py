@@ -147,10 +147,11 @@ def preview_instance(instance: Instance, project: DeidProject, options: frozense
                                          str(ds.get("PatientName", "")))
     if not reveal_pseudonym:  # the mapping table is for Administrators only
         pseudonym = None
-        changes = [replace(c, after=HIDDEN) if c.tag in PATIENT_TAGS and not c.path.count(">")
-                   else c for c in changes]
+        changes = [replace(c, after=HIDDEN) if c.tag in PATIENT_TAGS else c
+                   for c in changes]  # at any depth: the walk gives nested ones too
         for line in lines:
-            if line.after is not None and line.after.path in PATIENT_PATHS:
+            path = line.after.path if line.after is not None else ""
+            if line.after is not None and path.rsplit("/", 1)[-1] in PATIENT_PATHS:
                 line.after = replace(line.after, value=HIDDEN)
     return {"lines": lines, "changes": changes, "held_back": result.held_back,
             "findings": findings, "warnings": [*warnings, *result.warnings],

@@ -70,10 +70,6 @@ class Download:
     available: Callable[[Job], bool] | None = None  # None: always offered
     required_role: Role = Role.VIEWER  # who may fetch it (files with PHI: Administrators)
 
-    @property
-    def administrators_only(self) -> bool:
-        return self.required_role == Role.ADMINISTRATOR
-
     def offered(self, job: Job) -> bool:
         return self.available is None or self.available(job)
 

@@ -148,9 +148,9 @@ def run_conversion(ctx: JobContext, params: ConversionParams,
     ctx.set_progress(0, len(items))
     queue = WorkQueue(job.pk)
     sink = conversion.sink(job, params)
-    bound = conversion.bound(job, params)  # before any work is shared out
     started = time.monotonic()
     try:
+        bound = conversion.bound(job, params)  # before any work is shared out
         batches = queue.fill(items, max(1, settings.CONVERSION_BATCH_FILES))
         helpers = offer_helpers(job.pk, batches)
         ctx.log(f"{len(items)} file(s) in {batches} batch(es); {helpers} helper task(s) "

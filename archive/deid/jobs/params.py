@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from pydantic import Field, field_validator, model_validator
 
-from archive.conversions.jobs.params import ConversionParams
+from archive.conversions.jobs.params import ConversionParams, OutputKind
 from archive.deid.dumb import DumbRuleRefused, parse_rules
 from archive.deid.models import DeidProject
 from archive.deid.profile import ProfileOption
@@ -67,6 +67,10 @@ class DeidentifyParams(ConversionParams):
                 raise ValueError(str(exc)) from None
         elif self.empty or self.remove or self.replace:
             raise ValueError("empty/remove/replace lists are for dumb mode (\"dumb\": true)")
+        if ProfileOption.RETAIN_UIDS in self.options and self.output == OutputKind.ARCHIVE:
+            raise ValueError("Retain UIDs keeps the SOP Instance UIDs: the de-identified "
+                             "copies cannot join the archive that holds (or may hold) the "
+                             "originals; choose a ZIP or an export folder")
         if self.reversible:
             project = DeidProject.objects.filter(name=self.project).first()
             if project is None or not project.certificate_pem.strip():
@@ -95,9 +99,10 @@ def store_private_key(value: str, password: str | None = None) -> str:
     """A PEM private key given with the job is kept only as a file readable by the console
     (removed when the job ends); the job's parameters hold a reference to it. A key with a
     password is opened here and kept without it, so no password is ever stored."""
-    if value.startswith(KEY_PREFIX):  # a job's own reference (its file may be gone by now)
-        if not value.removeprefix(KEY_PREFIX).isalnum():
-            raise ValueError("not a key reference")
+    if value.startswith(KEY_PREFIX):  # a job's own reference, while the job runs
+        if key_file(value) is None:
+            raise ValueError("the private key of this job is gone (a job keeps it only "
+                             "while it runs): give it again")
         return value
     if "PRIVATE KEY-----" not in value:
         raise ValueError("the private key must be PEM text (-----BEGIN … PRIVATE KEY-----)")

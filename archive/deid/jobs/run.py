@@ -46,6 +46,7 @@ from netjobs.models import Job, JobLogEntry, LogLevel
 logger = logging.getLogger(__name__)
 HELD_BACK = "held_back"
 HELD_MARK = "held back for review"  # in the item's message of a file held back
+NEUTRAL_NAME = "de-identified"  # what the archive records as the source of an output
 PSEUDONYM_ATTEMPTS = 5
 PATIENT_ID_CHARS = 64
 
@@ -204,16 +205,27 @@ class DeidSink(Sink):
         self.send_to = getattr(params, "send_to", None)
 
     def deliver(self, item: WorkItem, conversion: FileConversion) -> Delivered:
-        item = replace(item, folder="")
+        # the archive must not see the output as a conversion of its source: no link to it
+        # (derived from), no replacing it (Retain UIDs keeps its UID), no name of it
+        item = replace(item, folder="", instance=None, sop_instance_uid="", name=NEUTRAL_NAME)
         if conversion.metrics.get(HELD_BACK):
             base = held_folder(self.job_id)
-            for output in conversion.outputs:
-                place(output, base, Path(output.name))
+            try:
+                for output in conversion.outputs:
+                    place(output, base, Path(output.name))
+            except (OutputRefused, OSError):
+                raise OutputRefused("the review folder already holds this de-identified "
+                                    "instance, or cannot be written") from None
             return Delivered("kept for review")
         staged = self._stage_for_sending(conversion) if self.send_to is not None else []
         try:
             delivered = super().deliver(item, conversion)
-        except BaseException:  # not delivered: not sent either
+        except (OutputRefused, OSError):  # not delivered: not sent either; no path named
+            for path in staged:
+                path.unlink(missing_ok=True)
+            raise OutputRefused("the destination already holds this de-identified instance, "
+                                "or cannot be written") from None
+        except BaseException:
             for path in staged:
                 path.unlink(missing_ok=True)
             raise
@@ -253,17 +265,19 @@ def stage_id(job_id: int) -> str:
     return f"de1d{job_id:028x}"
 
 
-def send_released(job: Job, ae_id: int) -> Job | None:
-    """Queue the store job that sends the released files (none when nothing was released)."""
+def send_released(job: Job, ae_id: int, stage: str | None = None) -> Job | None:
+    """Queue the store job that sends the released files of ``stage`` (the job's own staged
+    upload by default; none when nothing was released)."""
     from netjobs.jobs.services import create_job
 
-    folder = upload_root() / stage_id(job.pk)
+    stage = stage or stage_id(job.pk)
+    folder = upload_root() / stage
     if not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*")):
         shutil.rmtree(folder, ignore_errors=True)
         return None
     if job.owner is None:
         raise OutputRefused("the job has no owner to send its files as")
-    store = create_job("store", {"ae": ae_id, "upload": stage_id(job.pk)}, job.owner)
+    store = create_job("store", {"ae": ae_id, "upload": stage}, job.owner)
     JobLogEntry.objects.create(job=job, level=LogLevel.INFO,
                                message=f"Store job {store.pk} queued: it sends the released "
                                        "files.")
@@ -275,4 +289,5 @@ class ReidSink(Sink):
         super().__init__(job, params, InstanceSource.REIDENTIFIED)
 
     def deliver(self, item: WorkItem, conversion: FileConversion) -> Delivered:
-        return super().deliver(replace(item, folder=""), conversion)
+        delivered = super().deliver(replace(item, folder=""), conversion)
+        return Delivered(delivered.message.split(":")[0], delivered.warnings, [])
