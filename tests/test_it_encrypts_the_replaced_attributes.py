@@ -212,7 +212,9 @@ def test_operators_get_clear_refusals(keys: tuple[Path, Path], tmp_path: Path) -
     with pytest.raises(ReidentifyFailed, match="no Encrypted Attributes Sequence"):
         reidentify(ds, key.read_bytes())
     add_encrypted_attributes(ds, sample_originals(), cert.read_bytes())
-    with pytest.raises(ReidentifyFailed, match=r"does not open.*CN=recipient"):
+    # RSA PKCS #1 v1.5 with implicit rejection (OpenSSL 3.2+) may give a wrong key a random
+    # content key instead of an error: the refusal then comes from the content, not the key
+    with pytest.raises(ReidentifyFailed, match=r"does not open"):
         reidentify(ds, other_key.read_bytes())
     with pytest.raises(ReidentifyFailed, match="Not a PEM private key"):
         reidentify(ds, b"garbage")

@@ -14,7 +14,7 @@ from django.db.models import Count
 from archive.models import Instance, Series, Study
 from archive.storage import absolute_path
 from netjobs.jobs.services import create_job
-from netjobs.models import ItemOutcome, JobStatus
+from netjobs.models import ItemOutcome, Job, JobStatus
 from tests.archive_helpers import GOOD, copy_corpus, corpus, import_folder
 from tests.conftest import logged_in, wait_for_job
 from tests.peers import require_tool
@@ -123,7 +123,8 @@ def test_a_dicomdir_is_followed(celery_worker_process: Path, operator: User) -> 
     assert not Instance.objects.filter(source_detail__contains="LOOSE").exists()
 
 
-def test_paths_outside_the_roots_are_refused(operator: User, tmp_path: Path) -> None:
+def test_paths_outside_the_roots_are_refused(celery_worker_process: Path, operator: User,
+                                            tmp_path: Path) -> None:
     client = logged_in(operator)
     with import_folder() as folder:
         (folder / "escape").symlink_to("/etc")
@@ -137,5 +138,8 @@ def test_paths_outside_the_roots_are_refused(operator: User, tmp_path: Path) -> 
         ok = client.post("/api/jobs", {"kind": "import", "params": {"path": str(folder)}},
                          content_type="application/json")
         assert ok.status_code == 201
+        # the job runs before the test ends (a worker still at work on it would race the
+        # database flush that follows)
+        wait_for_job(Job.objects.get(pk=ok.json()["id"]), seconds=60)
     detail = response.json()["detail"]
     assert detail[0]["loc"][-1] == "path"

@@ -342,9 +342,10 @@ def _read_payload(plain: bytes, syntax: str) -> Dataset:
         payload = read_dataset(BytesIO(plain), is_implicit_VR=False, is_little_endian=True)
         items = payload[MODIFIED_ATTRIBUTES_SEQUENCE].value
     except Exception as exc:  # garbage from a wrong key: any parse error
-        raise ReidentifyFailed(
-            "The decrypted content is not an Encrypted Attributes Data Set "
-            "(wrong key, or damaged content)."
+        raise ReidentifyFailed(  # RSA's implicit rejection makes a wrong key look like this
+            "This private key does not open the Encrypted Attributes Sequence (it was "
+            "encrypted for another certificate), or its content is damaged: what it "
+            "decrypts to is not an Encrypted Attributes Data Set."
         ) from exc
     if len(items) != 1:
         raise ReidentifyFailed(
