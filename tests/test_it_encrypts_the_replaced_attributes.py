@@ -24,15 +24,17 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_data_element
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from archive.deid.reversible import (
+from archive.deid.keys import (
     CertificateRefused,
-    Cipher,
     ReidentifyFailed,
-    add_encrypted_attributes,
     certificate_summary,
+    load_certificate,
+)
+from archive.deid.reversible import (
+    Cipher,
+    add_encrypted_attributes,
     decrypt_originals,
     encrypted_attributes_item,
-    load_certificate,
     reidentify,
 )
 from tests.deid_certificates import make_key_and_certificate

@@ -183,7 +183,7 @@ def test_a_key_with_a_password_is_opened_at_once_and_neither_is_kept(
     wrong = client.post("/api/jobs", {"kind": "reidentify", "params": {
         "instances": [made.pk], "private_key": key.read_text(), "password": "nope"}},
         content_type="application/json")
-    assert wrong.status_code == 422 and "cannot be read" in wrong.content.decode()
+    assert wrong.status_code == 422 and "wrong password" in wrong.content.decode()
     back = run_conversion("reidentify", administrator, instances=[made.pk],
                           private_key=key.read_text(), password="s3cret-pass", output="zip")
     assert back.status == JobStatus.SUCCEEDED, list(back.items.values("message"))

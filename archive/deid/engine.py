@@ -27,13 +27,10 @@ from pydicom.uid import (
 
 from archive.deid.config import AttributeChange, DeidConfig, Deidentified, DeidRefused
 from archive.deid.dumb import DumbRuleRefused, apply_dumb
+from archive.deid.keys import CertificateRefused
 from archive.deid.method import held_back_reason, record_method
 from archive.deid.profile import ActionCode
-from archive.deid.reversible import (
-    ADDED_BY_DEIDENTIFICATION,
-    CertificateRefused,
-    add_encrypted_attributes,
-)
+from archive.deid.reversible import ADDED_BY_DEIDENTIFICATION, add_encrypted_attributes
 from archive.deid.walk import PIXEL_TAGS, Walk
 from archive.objects.edit.changes import EditRefused
 from archive.objects.edit.files import read_for_edit, write_like_source

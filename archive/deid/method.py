@@ -10,6 +10,7 @@ from pydicom.sequence import Sequence
 
 from archive.deid.config import AttributeChange, DeidConfig
 from archive.deid.profile import BASIC_PROFILE_CODE, ActionCode, ProfileOption
+from archive.objects.edit.type1 import has_pixel_data
 
 ADDED = "+"  # the change list's action for an attribute the record adds
 METHOD_RECORD = "de-identification record"  # the reason of those changes
@@ -25,7 +26,7 @@ SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 def held_back_reason(ds: Dataset, config: DeidConfig) -> str:
     """Why the file waits for review before release, or "" (BurnedInAnnotation NO, or a
     modality that does not burn text into its pixels)."""
-    if not config.hold_back_burned_in or not _has_pixels(ds):
+    if not config.hold_back_burned_in or not has_pixel_data(ds):
         return ""
     burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     if burned == "YES":
@@ -91,8 +92,3 @@ def _longitudinal(options: frozenset[ProfileOption]) -> str:
     if ProfileOption.RETAIN_MODIFIED_DATES in options:
         return "MODIFIED"
     return "REMOVED"
-
-
-def _has_pixels(ds: Dataset) -> bool:
-    return any(keyword in ds for keyword in ("PixelData", "FloatPixelData",
-                                              "DoubleFloatPixelData"))

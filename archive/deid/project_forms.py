@@ -13,8 +13,8 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from archive.deid.jobs.run import parse_safe_private
+from archive.deid.keys import CertificateRefused, load_certificate
 from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin
-from archive.deid.reversible import CertificateRefused, load_certificate
 
 PREFIX_PATTERN = re.compile(r"[A-Z0-9_-]{1,16}")
 MAX_CERTIFICATE_BYTES = 64 * 1024

@@ -33,17 +33,15 @@ PS3.15 E.1.2 wants re-identifiers to open AES and Triple DES in all key lengths.
 from __future__ import annotations
 
 import copy
-import datetime
 from collections.abc import Callable
 from enum import StrEnum
 from io import BytesIO
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as block_padding
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, algorithms, modes
 from cryptography.hazmat.primitives.ciphers import Cipher as BlockCipher
 from cryptography.hazmat.primitives.serialization import pkcs7
@@ -55,6 +53,11 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from archive.deid import der
+from archive.deid.keys import (
+    ReidentifyFailed,
+    load_certificate,
+    load_private_key,
+)
 
 ENCRYPTED_ATTRIBUTES_SEQUENCE = 0x04000500
 MODIFIED_ATTRIBUTES_SEQUENCE = 0x04000550
@@ -98,73 +101,6 @@ class Cipher(StrEnum):
     @property
     def algorithm(self) -> type[algorithms.AES128] | type[algorithms.AES256]:
         return algorithms.AES128 if self is Cipher.AES128 else algorithms.AES256
-
-
-class CertificateRefused(ValueError):
-    """The certificate can't be used to encrypt the original attributes."""
-
-
-class ReidentifyFailed(Exception):
-    """The Encrypted Attributes Sequence can't be opened with what the operator gave."""
-
-
-# -- certificates ---------------------------------------------------------------------------
-
-
-def load_certificate(pem: bytes) -> x509.Certificate:
-    """An X.509 certificate (PEM) fit for RSA key transport, valid now; else CertificateRefused."""
-    if b"PRIVATE KEY-----" in pem:
-        raise CertificateRefused(
-            "This is a private key, not a certificate. Encrypting needs the certificate "
-            "(-----BEGIN CERTIFICATE-----); keep the private key for re-identification."
-        )
-    if b"-----BEGIN CERTIFICATE-----" not in pem:
-        raise CertificateRefused(
-            "Not a PEM certificate: expected a '-----BEGIN CERTIFICATE-----' block "
-            "(convert a DER certificate with: openssl x509 -inform DER -in cert.der -out cert.pem)."
-        )
-    try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
-        raise CertificateRefused(f"The certificate can't be read: {exc}") from exc
-    now = datetime.datetime.now(datetime.UTC)
-    if cert.not_valid_after_utc < now:
-        raise CertificateRefused(
-            f"The certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC."
-        )
-    if cert.not_valid_before_utc > now:
-        raise CertificateRefused(
-            f"The certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC."
-        )
-    key = cert.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        raise CertificateRefused(
-            "The certificate has an elliptic-curve key; only RSA key transport is supported "
-            "for the Encrypted Attributes Sequence."
-        )
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise CertificateRefused(
-            f"The certificate has a {type(key).__name__} key; only RSA key transport is supported."
-        )
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return cert
-    if not usage.key_encipherment:
-        raise CertificateRefused("The certificate's Key Usage does not allow key encipherment.")
-    return cert
-
-
-def certificate_summary(pem: bytes) -> str:
-    """Subject, issuer, expiry and SHA-256 fingerprint of a certificate, for the UI."""
-    cert = load_certificate(pem)
-    fingerprint = cert.fingerprint(hashes.SHA256()).hex(":").upper()
-    return (
-        f"Subject: {cert.subject.rfc4514_string()}\n"
-        f"Issuer: {cert.issuer.rfc4514_string()}\n"
-        f"Not after: {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC\n"
-        f"SHA-256: {fingerprint}"
-    )
 
 
 # -- the Encrypted Attributes Data Set -----------------------------------------------------------
@@ -234,42 +170,6 @@ def add_encrypted_attributes(
 
 
 # -- opening it ---------------------------------------------------------------------------
-
-
-def _load_private_key(pem: bytes, password: bytes | None) -> rsa.RSAPrivateKey:
-    if b"-----BEGIN CERTIFICATE-----" in pem and b"PRIVATE KEY-----" not in pem:
-        raise ReidentifyFailed(
-            "This is a certificate, not a private key. Re-identification needs the private "
-            "key that belongs to the certificate used for de-identification."
-        )
-    if b"PRIVATE KEY-----" not in pem:
-        raise ReidentifyFailed(
-            "Not a PEM private key: expected a '-----BEGIN ... PRIVATE KEY-----' block."
-        )
-    try:
-        key = serialization.load_pem_private_key(pem, password)
-    except TypeError as exc:
-        if password is None:
-            raise ReidentifyFailed(
-                "The private key is protected by a password; give the password."
-            ) from exc
-        raise ReidentifyFailed(
-            "The private key is not protected by a password; leave the password empty."
-        ) from exc
-    except ValueError as exc:
-        if password is not None:
-            raise ReidentifyFailed(
-                "The private key can't be opened: wrong password or damaged key."
-            ) from exc
-        raise ReidentifyFailed(f"The private key can't be read: {exc}") from exc
-    except UnsupportedAlgorithm as exc:
-        raise ReidentifyFailed(f"The private key uses an unsupported algorithm: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ReidentifyFailed(
-            f"The private key is a {type(key).__name__}; the Encrypted Attributes Sequence "
-            "uses RSA key transport, so an RSA key is needed."
-        )
-    return key
 
 
 def _stand_in_certificate(key: rsa.RSAPrivateKey, recipient: der.Recipient) -> x509.Certificate:
@@ -361,7 +261,7 @@ def decrypt_originals(
     item: Dataset, private_key_pem: bytes, password: bytes | None = None
 ) -> Dataset:
     """The original attributes held in one Encrypted Attributes Sequence item."""
-    key = _load_private_key(private_key_pem, password)
+    key = load_private_key(private_key_pem, password)
     return _decrypt_with(item, key)
 
 
@@ -383,7 +283,7 @@ def reidentify(ds: Dataset, private_key_pem: bytes, password: bytes | None = Non
             "The data set has no Encrypted Attributes Sequence (0400,0500): it was not "
             "de-identified reversibly, or the sequence was removed."
         )
-    key = _load_private_key(private_key_pem, password)
+    key = load_private_key(private_key_pem, password)
     failures: list[str] = []
     for item in items:
         try:

@@ -24,6 +24,7 @@ from archive.breadcrumbs import Crumb
 from archive.deid.jobs.kinds import DeidKind
 from archive.deid.jobs.release import ReleaseRefused, jobs_holding_files, release_held
 from archive.deid.jobs.run import parse_safe_private
+from archive.deid.keys import CertificateRefused, certificate_summary
 from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin
 from archive.deid.project_forms import (
     COLUMNS,
@@ -33,7 +34,6 @@ from archive.deid.project_forms import (
     plan_import,
     read_table,
 )
-from archive.deid.reversible import CertificateRefused, certificate_summary
 from console.roles import Role, has_role, request_user, role_required
 from netjobs.jobs.services import can_control
 from netjobs.models import Job

@@ -106,7 +106,7 @@ def _from_json(text: str) -> Dataset:
 def study_attributes(study: Study) -> Dataset:
     """The patient and study attributes of an archived study: read from one of its files
     (all of them, sequences included), the index's values where the file has none."""
-    ds = _from_index(study.patient, study)
+    ds = index_attributes(study.patient, study)
     instance = Instance.objects.filter(series__study=study).order_by("pk").first()
     if instance is not None:
         source: Dataset
@@ -128,7 +128,7 @@ def patient_attributes(patient: Patient, study_uid: str) -> Dataset:
     and a new study."""
     ds = Dataset()
     study = patient.studies.order_by("pk").first()
-    known = study_attributes(study) if study is not None else _from_index(patient, None)
+    known = study_attributes(study) if study is not None else index_attributes(patient, None)
     for keyword in PATIENT_KEYWORDS:
         if keyword in known:
             ds[keyword] = known[keyword]
@@ -173,7 +173,8 @@ def merged(template: Dataset | None, belongs: Dataset) -> Dataset:
     return ds
 
 
-def _from_index(patient: Patient, study: Study | None) -> Dataset:
+def index_attributes(patient: Patient, study: Study | None) -> Dataset:
+    """The patient (and study) attributes as the archive index holds them."""
     ds = Dataset()
     ds.PatientName = patient.patient_name
     ds.PatientID = patient.patient_id

@@ -12,6 +12,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom.sop_class import KeyObjectSelectionDocumentStorage  # type: ignore[attr-defined]
 
 from archive.models import Instance, Study
+from archive.objects.metadata import index_attributes
 
 # Document titles of CID 7010 the operator may choose from.
 DOCUMENT_TITLES = {
@@ -38,16 +39,7 @@ def key_object_selection(study: Study, instances: list[Instance], title: str = "
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = KeyObjectSelectionDocumentStorage
     ds.SOPInstanceUID = generate_uid()
-    ds.PatientName = patient.patient_name
-    ds.PatientID = patient.patient_id
-    ds.PatientBirthDate = patient.birth_date.strftime("%Y%m%d") if patient.birth_date else ""
-    ds.PatientSex = patient.sex
-    ds.StudyInstanceUID = study.study_instance_uid
-    ds.StudyDate = study.study_date.strftime("%Y%m%d") if study.study_date else ""
-    ds.StudyTime = study.study_time.strftime("%H%M%S") if study.study_time else ""
-    ds.ReferringPhysicianName = study.referring_physician_name
-    ds.StudyID = study.study_id
-    ds.AccessionNumber = study.accession_number
+    ds.update(index_attributes(patient, study))
     ds.Modality = "KO"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 999

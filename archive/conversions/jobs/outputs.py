@@ -178,14 +178,21 @@ def sweep_conversion_results() -> list[int]:
     return list(stale)
 
 
+def job_folders(root: Path) -> dict[int, Path]:
+    """The ``job-<id>`` folders under ``root``, by job ID."""
+    if not root.is_dir():
+        return {}
+    return {int(p.name[4:]): p for p in root.iterdir()
+            if p.is_dir() and p.name.startswith("job-") and p.name[4:].isdigit()}
+
+
 def stale_job_folders(root: Path) -> dict[int, Path]:
     """The ``job-<id>`` folders under ``root`` whose job finished more than
     CONVERSION_RETENTION_HOURS ago or is gone from the history, by job ID."""
-    if not root.is_dir():
+    found = job_folders(root)
+    if not found:
         return {}
     cutoff = timezone.now() - timedelta(hours=settings.CONVERSION_RETENTION_HOURS)
-    found = {int(p.name[4:]): p for p in root.iterdir()
-             if p.is_dir() and p.name.startswith("job-") and p.name[4:].isdigit()}
     keep = set(Job.objects.filter(pk__in=found).exclude(
         status__in=JobStatus.terminal(), finished_at__lt=cutoff).values_list("pk", flat=True))
     return {pk: path for pk, path in found.items() if pk not in keep}

@@ -33,12 +33,21 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydicom.datadict import RepeatersDictionary, get_entry
+
+from archive.deid.data.profile_rules import (
+    OPTION_COLUMNS,
+    PRIVATE_ID,
+    RULES,
+    Attribute,
+    check_rule,
+    options_of,
+    rule_options,
+    tag_text,
+)
 
 BASIC_LISTS = {
     "D_TAGS": "D",
@@ -51,22 +60,7 @@ BASIC_LISTS = {
     "X_Z_D_TAGS": "X/Z/D",
     "X_Z_U_STAR_TAGS": "X/Z/U*",
 }
-# innolitics column name -> ProfileOption value (archive/deid/profile.py)
-OPTION_COLUMNS = {
-    "rtnSafePrivOpt": "retain_safe_private",
-    "rtnUIDsOpt": "retain_uids",
-    "rtnDevIdOpt": "retain_device_identity",
-    "rtnInstIdOpt": "retain_institution_identity",
-    "rtnPatCharsOpt": "retain_patient_characteristics",
-    "rtnLongFullDatesOpt": "retain_full_dates",
-    "rtnLongModifDatesOpt": "retain_modified_dates",
-    "cleanDescOpt": "clean_descriptors",
-    "cleanStructContOpt": "clean_structured_content",
-    "cleanGraphOpt": "clean_graphics",
-}
 OPTION_CODES = {"K", "C"}
-PRIVATE_ID = "ggggeeee-where-gggg-is-odd"
-PRIVATE_TAG_TEXT = "(gggg,eeee) where gggg is odd"
 BASIC_SOURCE = "dicom-anonymizer"
 OPTIONS_SOURCE = "innolitics/dicom-standard"
 # The commit of innolitics/dicom-standard whose file this script was last run on
@@ -75,89 +69,12 @@ KNOWN_OPTIONS_COMMIT = "8670abdd9ad16c61af5146ef857899699bdd9c5f"
 KNOWN_OPTIONS_BLOB = "d4f341cb6e190b3cde305677fd49e6dcea9b6156"
 KNOWN_OPTIONS_EDITION = "2024b"
 OPTIONS_PATH = "standard/confidentiality_profile_attributes.json"
-MIN_RULE_SUPPORT = 10
 NOTE_RE = re.compile(r"\s*\(see Note \d+\)\s*$")
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """What the generator knows of one attribute before merging: id is 8 hex digits or a pattern."""
-
-    id: str
-    name: str
-    vr: str | None
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A stated regularity of Table E.1-1, used only if every covered row of --options obeys it."""
-
-    id: str
-    statement: str
-    covers: Callable[[Attribute, str], bool]  # (attribute, basic code) -> rule applies
-    codes: dict[str, str]  # ProfileOption value -> code
-
-
-def _temporal_vr(attr: Attribute, basic: str) -> bool:
-    return attr.vr in ("DA", "DT", "TM")
-
-
-def _uid_vr_u(attr: Attribute, basic: str) -> bool:
-    return attr.vr == "UI" and basic == "U"
-
-
-RULES = (
-    Rule(
-        "temporal-vr",
-        "every DA, DT or TM attribute has Retain Longitudinal Full Dates K and Modified Dates C",
-        _temporal_vr,
-        {"retain_full_dates": "K", "retain_modified_dates": "C"},
-    ),
-    Rule(
-        "datetime-name",
-        "every attribute whose name ends in 'DateTime' has Retain Longitudinal Full Dates K"
-        " and Modified Dates C",
-        lambda a, b: a.name.endswith("DateTime"),
-        {"retain_full_dates": "K", "retain_modified_dates": "C"},
-    ),
-    Rule(
-        "uid-vr-u",
-        "every UI attribute with basic code U has Retain UIDs K",
-        _uid_vr_u,
-        {"retain_uids": "K"},
-    ),
-    Rule(
-        "uid-name-u",
-        "every attribute whose name ends in 'UID' with basic code U has Retain UIDs K",
-        lambda a, b: a.name.endswith("UID") and b == "U",
-        {"retain_uids": "K"},
-    ),
-    Rule(
-        "description-name",
-        "every attribute whose name ends in 'Description' has Clean Descriptors C",
-        lambda a, b: a.name.endswith("Description"),
-        {"clean_descriptors": "C"},
-    ),
-    Rule(
-        "comment-name",
-        "every attribute whose name ends in 'Comment' or 'Comments' has Clean Descriptors C",
-        lambda a, b: a.name.endswith(("Comment", "Comments")),
-        {"clean_descriptors": "C"},
-    ),
-)
 
 
 def clean_name(name: str) -> str:
     """The attribute name without the table's '(see Note n)' and line breaks."""
     return " ".join(NOTE_RE.sub("", name).split())
-
-
-def tag_text(ident: str) -> str:
-    """'00100010' -> '(0010,0010)', '50XXXXXX' -> '(50xx,xxxx)' as Table E.1-1 writes them."""
-    if ident == PRIVATE_ID:
-        return PRIVATE_TAG_TEXT
-    text = f"({ident[:4]},{ident[4:]})"
-    return text.replace("X", "x")
 
 
 def sort_key(ident: str) -> tuple[int, int]:
@@ -230,34 +147,6 @@ def read_options(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def options_of(row: dict[str, Any]) -> dict[str, str]:
-    return {value: row[column] for column, value in OPTION_COLUMNS.items() if column in row}
-
-
-def check_rule(
-    rule: Rule, attributes: dict[str, Attribute], options: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """How the rule fares on --options' exact-tag rows: support, exceptions, holds."""
-    covered = [
-        ident
-        for ident, row in options.items()
-        if ident in attributes and rule.covers(attributes[ident], row["basicProfile"])
-    ]
-    exceptions = [
-        tag_text(ident)
-        for ident in covered
-        if any(options_of(options[ident]).get(k) != v for k, v in rule.codes.items())
-    ]
-    holds = not exceptions and len(covered) >= MIN_RULE_SUPPORT
-    return {
-        "id": rule.id,
-        "statement": rule.statement,
-        "rows_covered": len(covered),
-        "exceptions": exceptions,
-        "holds": holds,
-    }
-
-
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -323,22 +212,6 @@ def merge(
     for rule, report in zip(RULES, reports, strict=True):
         report["applied_to"] = [r["tag"] for r in rows if rule.id in r.get("option_rules", ())]
     return rows, reports, changed
-
-
-def rule_options(attr: Attribute, basic: str, holding: Iterable[Rule]) -> dict[str, Any]:
-    """Options of an attribute --options lacks, from the holding rules that cover it."""
-    codes: dict[str, str] = {}
-    used: list[str] = []
-    for rule in holding:
-        if not rule.covers(attr, basic):
-            continue
-        for option, code in rule.codes.items():
-            if codes.setdefault(option, code) != code:
-                raise SystemExit(f"rules disagree on {option} of {tag_text(attr.id)}")
-        used.append(rule.id)
-    if not used:
-        return {"options": {}, "options_from": None}
-    return {"options": codes, "options_from": "rules", "option_rules": used}
 
 
 def render(document: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from archive.deid.jobs.run import (
     ReidSink,
     bind_deidentify,
     deidentify_one,
+    held_files,
     held_folder,
     reidentify_one,
 )
@@ -58,8 +59,7 @@ def run_deidentify(ctx: JobContext, params: DeidentifyParams) -> JobOutcome:
     if not params.only:  # a new run (not "retry failed only"): no files of an earlier job
         shutil.rmtree(held_folder(ctx.job.pk), ignore_errors=True)
     outcome = run_conversion(ctx, params, CONVERSIONS[DeidKind.DEIDENTIFY])
-    held = sorted(p for p in held_folder(ctx.job.pk).rglob("*.dcm")) \
-        if held_folder(ctx.job.pk).is_dir() else []
+    held = held_files(ctx.job)
     if held:
         ctx.log(f"{len(held)} file(s) held back for review (possible burned-in text): "
                 "download them from the job page; they were not released.")
@@ -127,8 +127,7 @@ def _held_zip(job: Job) -> FileDownload:
 
 
 def _has_held(job: Job) -> bool:
-    folder = held_folder(job.pk)
-    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+    return bool(held_files(job))
 
 
 HELD_DOWNLOAD = Download("held", "Held back for review (ZIP)", _held_zip, available=_has_held,

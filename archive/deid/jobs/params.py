@@ -12,9 +12,14 @@ from pydantic import Field, field_validator, model_validator
 
 from archive.conversions.jobs.params import ConversionParams, OutputKind
 from archive.deid.dumb import DumbRuleRefused, parse_rules
+from archive.deid.keys import (
+    CertificateRefused,
+    ReidentifyFailed,
+    load_certificate,
+    load_private_key,
+)
 from archive.deid.models import DeidProject
 from archive.deid.profile import ProfileOption
-from archive.deid.reversible import CertificateRefused, load_certificate
 from netjobs.operations.common import remote_ae_exists
 
 KEY_PREFIX = "key:"
@@ -107,13 +112,10 @@ def store_private_key(value: str, password: str | None = None) -> str:
     if "PRIVATE KEY-----" not in value:
         raise ValueError("the private key must be PEM text (-----BEGIN … PRIVATE KEY-----)")
     try:
-        key = serialization.load_pem_private_key(
-            value.encode("ascii", "replace"), password.encode() if password else None)
-    except TypeError:
-        raise ValueError("this private key has a password: give it too") from None
-    except ValueError:
-        raise ValueError("the private key cannot be read (a wrong password, or not a PEM "
-                         "private key)") from None
+        key = load_private_key(value.encode("ascii", "replace"),
+                               password.encode() if password else None)
+    except ReidentifyFailed as exc:
+        raise ValueError(str(exc)) from None
     plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption())
     folder = key_folder()

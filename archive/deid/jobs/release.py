@@ -15,11 +15,11 @@ from pathlib import Path
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from archive.conversions.jobs.outputs import OutputRefused, place, zip_path
+from archive.conversions.jobs.outputs import OutputRefused, job_folders, place, zip_path
 from archive.conversions.jobs.params import OutputKind
 from archive.conversions.jobs.roots import export_roots
 from archive.conversions.outcome import OutputFile
-from archive.deid.jobs.run import HELD_MARK, held_folder, send_released
+from archive.deid.jobs.run import HELD_MARK, held_files, held_folder, send_released
 from archive.imports.roots import is_under
 from archive.imports.uploads import upload_root
 from archive.indexing import IndexCache, store_file
@@ -42,17 +42,10 @@ class Released:
 
 def jobs_holding_files(limit: int = 20) -> list[tuple[Job, int]]:
     """Finished de-identify jobs with files waiting for review, newest first, and how many."""
-    root = held_folder(0).parent
-    ids = [int(p.name[4:]) for p in root.iterdir() if p.name.startswith("job-")
-           and p.name[4:].isdigit()] if root.is_dir() else []
+    ids = list(job_folders(held_folder(0).parent))
     jobs = Job.objects.filter(pk__in=ids, kind="deidentify",
                               status__in=JobStatus.terminal()).order_by("-pk")[:limit]
     return [(job, count) for job in jobs if (count := len(held_files(job)))]
-
-
-def held_files(job: Job) -> list[Path]:
-    folder = held_folder(job.pk)
-    return sorted(p for p in folder.rglob("*.dcm") if p.is_file()) if folder.is_dir() else []
 
 
 def release_held(job: Job, user: User) -> Released:

@@ -31,11 +31,12 @@ from archive.deid.config import (
 from archive.deid.dumb import parse_rules
 from archive.deid.engine import deidentify_file, read_source
 from archive.deid.jobs.params import DeidentifyParams, ReidentifyParams, key_file
+from archive.deid.keys import ReidentifyFailed
 from archive.deid.method import METHOD_RECORD
 from archive.deid.models import DeidProject, PseudonymOrigin
 from archive.deid.models import Pseudonym as PseudonymRow
 from archive.deid.phi import scan_file
-from archive.deid.reversible import ReidentifyFailed, reidentify
+from archive.deid.reversible import reidentify
 from archive.imports.uploads import upload_root
 from archive.models import InstanceSource
 from archive.objects.edit.files import write_like_source
@@ -263,6 +264,11 @@ def stage_id(job_id: int) -> str:
     """The staged-upload ID of a job's files to send: 32 hex digits, fixed per job so that
     every worker process of the job adds to the same folder."""
     return f"de1d{job_id:028x}"
+
+
+def held_files(job: Job) -> list[Path]:
+    folder = held_folder(job.pk)
+    return sorted(p for p in folder.rglob("*.dcm") if p.is_file()) if folder.is_dir() else []
 
 
 def send_released(job: Job, ae_id: int, stage: str | None = None) -> Job | None:

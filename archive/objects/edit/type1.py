@@ -34,7 +34,7 @@ def _has(*keywords: str) -> Condition:
     return lambda ds: any(keyword in ds for keyword in keywords)
 
 
-def _image(ds: Dataset) -> bool:
+def has_pixel_data(ds: Dataset) -> bool:
     return any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS)
 
 
@@ -46,12 +46,13 @@ def _sop_class(prefix: str, exact: bool = True) -> Condition:
 
 
 def _palette(ds: Dataset) -> bool:
-    return _image(ds) and str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR"
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    return has_pixel_data(ds) and photometric == "PALETTE COLOR"
 
 
 def _colour_by_plane(ds: Dataset) -> bool:
     try:
-        return _image(ds) and int(ds.get("SamplesPerPixel", 1) or 1) > 1
+        return has_pixel_data(ds) and int(ds.get("SamplesPerPixel", 1) or 1) > 1
     except (TypeError, ValueError):
         return False
 
@@ -77,13 +78,13 @@ MODULES: tuple[Type1Module, ...] = (
                      "SharedFunctionalGroupsSequence"), ("FrameOfReferenceUID",)),
     Type1Module("Image Plane", "C.7.6.2", _has("ImagePositionPatient"),
                 ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")),
-    Type1Module("Image Pixel", "C.7.6.3", _image,
+    Type1Module("Image Pixel", "C.7.6.3", has_pixel_data,
                 ("SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns",
                  "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
                  "PixelData")),
     Type1Module("Image Pixel (colour by plane)", "C.7.6.3", _colour_by_plane,
                 ("PlanarConfiguration",)),
-    Type1Module("Multi-frame", "C.7.6.6", lambda ds: _image(ds) and "NumberOfFrames" in ds,
+    Type1Module("Multi-frame", "C.7.6.6", lambda ds: has_pixel_data(ds) and "NumberOfFrames" in ds,
                 ("NumberOfFrames",)),
     Type1Module("Multi-frame Functional Groups", "C.7.6.16",
                 _has("PerFrameFunctionalGroupsSequence"),
