@@ -51,6 +51,17 @@ class SourceFields(forms.Form):
     def uploaded_files(self) -> list[Any]:
         return self.files.getlist("upload") if self.files else []
 
+    def check_one_source(self, data: dict[str, Any], verb: str) -> None:
+        """Exactly one source: archive objects, a server path or uploaded files."""
+        chosen = [name for name in ("studies", "series", "instances") if data.get(name)]
+        given = bool(chosen) + bool(data.get("path")) + bool(self.uploaded_files())
+        if given == 0:
+            raise forms.ValidationError(f"Choose what to {verb}: archive studies, series or "
+                                        "instances, a server path, or files.")
+        if given > 1:
+            raise forms.ValidationError("Choose one source: archive objects, a server path "
+                                        "or files — not several.")
+
     def source_params(self) -> dict[str, Any]:
         """The source as job parameters: a staged upload, the path, or the objects' IDs."""
         files = self.uploaded_files()

@@ -94,8 +94,11 @@ class JobKind(Generic[P]):
     item_sizes: bool = False  # its items carry input → output sizes (not DIMSE statuses)
     uses_associations: bool = True  # the job page lists the job's associations
 
-    def validate(self, params: dict[str, Any]) -> P:
-        return self.params_schema.model_validate(params)
+    def validate(self, params: dict[str, Any], *, new: bool = False) -> P:
+        """The typed parameters. ``new``: for a job about to be created, when validators may
+        check what holds only before it runs (``info.context["new_job"]``), such as an empty
+        output folder."""
+        return self.params_schema.model_validate(params, context={"new_job": new})
 
     def commands_for(self, params: dict[str, Any]) -> list[CommandLine]:
         if self.command_lines is None:

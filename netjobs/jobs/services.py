@@ -61,7 +61,7 @@ def create_job(
     if not has_role(owner, kind.required_role):
         raise RoleMissing(kind.required_role)
     try:
-        validated = kind.validate(params)
+        validated = kind.validate(params, new=True)
     except ValidationError as exc:
         raise ParamsInvalid(_validation_errors(exc)) from exc
     job = Job.objects.create(
@@ -141,7 +141,7 @@ def retry_refusal(job: Job) -> str | None:
     except UnknownJobKind:
         return f"Jobs of kind {job.kind!r} can no longer run."
     try:
-        kind.validate(job.params)
+        kind.validate(job.params, new=True)
     except ValidationError as exc:
         return _no_longer_valid(exc)
     return None
@@ -159,7 +159,7 @@ def retry_failed_params(job: Job) -> tuple[dict[str, Any] | None, str | None]:
     if params is None:
         return None, f"Nothing failed in job {job.pk}."
     try:
-        kind.validate(params)
+        kind.validate(params, new=True)
     except ValidationError as exc:
         return None, _no_longer_valid(exc)
     return params, None

@@ -54,14 +54,7 @@ class ConversionForm(JobForm, SourceFields):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        chosen = [name for name in ("studies", "series", "instances") if data.get(name)]
-        given = bool(chosen) + bool(data.get("path")) + bool(self.uploaded_files())
-        if given == 0:
-            raise forms.ValidationError("Choose what to convert: archive studies, series or "
-                                        "instances, a server path, or files.")
-        if given > 1:
-            raise forms.ValidationError("Choose one source: archive objects, a server path "
-                                        "or files — not several.")
+        self.check_one_source(data, "convert")
         if data.get("output") == OutputKind.FOLDER and not data.get("folder"):
             self.add_error("folder", "Give the folder the results go to.")
         return data

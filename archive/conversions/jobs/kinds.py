@@ -18,6 +18,7 @@ from archive.conversions.jobs.params import (
     ConversionParams,
     ExportImagesParams,
     OutputKind,
+    SourceParams,
     SplitParams,
     SwapParams,
 )
@@ -69,7 +70,7 @@ def _runner(kind: ConversionKind) -> Any:
 
 
 # what the job page says -----------------------------------------------------------------------
-def what(params: ConversionParams) -> str:
+def what(params: SourceParams) -> str:
     if params.path:
         return params.path
     if params.upload:
@@ -111,7 +112,7 @@ def _ranges(numbers: list[int]) -> str:
 
 
 # command lines --------------------------------------------------------------------------------
-def source_files(params: ConversionParams) -> list[str]:
+def source_files(params: SourceParams) -> list[str]:
     """What to name as the input on a command line: the path, the staged upload's folder,
     or the first archived files (and how many more)."""
     if params.path:

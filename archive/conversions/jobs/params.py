@@ -25,8 +25,8 @@ class OutputKind(StrEnum):
                 OutputKind.FOLDER: "A folder under an export root"}[self]
 
 
-class ConversionParams(BaseModel):
-    """What every conversion reads and where its outputs go."""
+class SourceParams(BaseModel):
+    """What a job reads: archived studies/series/instances, a server path or an upload."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,32 +35,42 @@ class ConversionParams(BaseModel):
     instances: list[int] = Field(default_factory=list, description="Archived instances (IDs)")
     path: str | None = Field(default=None, description="Or a server path under an import root")
     upload: str | None = Field(default=None, description="Or the ID of a staged browser upload")
-    output: OutputKind = Field(default=OutputKind.ZIP, description="Where the results go")
-    folder: str | None = Field(default=None,
-                               description="With output 'folder': a folder under an export root")
     only: list[str] = Field(default_factory=list,
                             description="Just these source files (names as in the job's items)")
 
     _check_path = field_validator("path")(allowed_path)
     _check_upload = field_validator("upload")(staged_upload)
-    _check_folder = field_validator("folder")(allowed_export_folder)
 
     @model_validator(mode="after")
-    def _one_source_and_an_output(self) -> ConversionParams:
+    def _one_source(self) -> SourceParams:
         archived = bool(self.studies or self.series or self.instances)
         given = sum([archived, self.path is not None, self.upload is not None])
         if given != 1:
             raise ValueError("give archive studies/series/instances, a server path or an "
                              "upload — exactly one of them")
-        if self.output == OutputKind.FOLDER and not self.folder:
-            raise ValueError("output 'folder' needs a folder under an export root")
-        if self.output != OutputKind.FOLDER and self.folder:
-            raise ValueError("a folder is given only with output 'folder'")
         return self
 
     @property
     def from_archive(self) -> bool:
         return bool(self.studies or self.series or self.instances)
+
+
+class ConversionParams(SourceParams):
+    """What every conversion reads and where its outputs go."""
+
+    output: OutputKind = Field(default=OutputKind.ZIP, description="Where the results go")
+    folder: str | None = Field(default=None,
+                               description="With output 'folder': a folder under an export root")
+
+    _check_folder = field_validator("folder")(allowed_export_folder)
+
+    @model_validator(mode="after")
+    def _an_output(self) -> ConversionParams:
+        if self.output == OutputKind.FOLDER and not self.folder:
+            raise ValueError("output 'folder' needs a folder under an export root")
+        if self.output != OutputKind.FOLDER and self.folder:
+            raise ValueError("a folder is given only with output 'folder'")
+        return self
 
 
 class TranscodeParams(ConversionParams):

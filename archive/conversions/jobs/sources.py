@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from archive.conversions.jobs.params import ConversionParams
+from archive.conversions.jobs.params import SourceParams
 from archive.imports.roots import import_roots, is_under
 from archive.imports.uploads import staged_upload_dir
 from archive.models import Instance
@@ -39,7 +39,7 @@ class WorkItem:
         return cls(**data)
 
 
-def work_items(params: ConversionParams) -> list[WorkItem]:
+def work_items(params: SourceParams) -> list[WorkItem]:
     """Every source file of the job, in a stable order; with ``only``, just those names."""
     items = list(_archived(params) if params.from_archive else _files(params))
     if params.only:
@@ -48,13 +48,13 @@ def work_items(params: ConversionParams) -> list[WorkItem]:
     return items
 
 
-def archived_instances(params: ConversionParams) -> QuerySet[Instance]:
+def archived_instances(params: SourceParams) -> QuerySet[Instance]:
     """The archived instances the parameters name: by instance, series or study."""
     return Instance.objects.filter(Q(pk__in=params.instances) | Q(series_id__in=params.series)
                                    | Q(series__study_id__in=params.studies))
 
 
-def _archived(params: ConversionParams) -> Iterator[WorkItem]:
+def _archived(params: SourceParams) -> Iterator[WorkItem]:
     rows = (archived_instances(params)
             .order_by("series__study_id", "series_id", "instance_number", "pk")
             .values_list("pk", "sop_instance_uid", "file_path", "file_size",
@@ -65,7 +65,7 @@ def _archived(params: ConversionParams) -> Iterator[WorkItem]:
                        folder=f"{uid_component(study_uid)}/{uid_component(series_uid)}")
 
 
-def _files(params: ConversionParams) -> Iterator[WorkItem]:
+def _files(params: SourceParams) -> Iterator[WorkItem]:
     if params.upload:
         folder = staged_upload_dir(params.upload)
         if folder is None:
