@@ -1,0 +1,1 @@
+"""The DICOMDIR: its record tree, how it is read and written, and what goes into records."""
