@@ -1,9 +1,10 @@
 # Image for every console service of compose.yaml (web, worker, listener, beat, migrate).
 FROM python:3.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# ffprobe reads a video's profile and level when a DICOM video object is created from it.
+# ffprobe reads a video's profile and level when a DICOM video object is created from it;
+# xorriso writes the ISO 9660 images of media (mkmedia).
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends ffmpeg \
+ && apt-get install -y -qq --no-install-recommends ffmpeg xorriso \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 console \
  && mkdir -p /data/storage /data/var /data/tls /data/beat \

@@ -4,8 +4,9 @@ and the network services match on. Files live under STORAGE_ROOT (see archive.st
 from django.db import models
 from django.urls import reverse
 
-# the de-identification projects and pseudonyms are archive models too (loaded with it)
+# the de-identification projects and pseudonyms, and the media built, are archive models too
 from archive.deid.models import DeidProject, Pseudonym, PseudonymOrigin  # noqa: F401
+from archive.media.models import Medium, MediumFormat  # noqa: F401
 
 
 class InstanceSource(models.TextChoices):

@@ -18,7 +18,8 @@ into the archive) {export_job} (its first series exported as PNG frames in a ZIP
 {create_job} {edit_job} {objects_study} {photo_instance} {pdf_instance} {video_instance} (a
 photo, a PDF and a video added to the first study; the photo then edited) {deid_project}
 {deid_job} (a reversible de-identification of the first CT study) {deid_instance} (one of its
-originals, for the preview). With
+originals, for the preview) {medium} {media_job} (a ZIP medium of the first two studies)
+{folder_medium} (a folder medium of the largest other study, one record deleted). With
 ``--click SELECTOR`` the first element matching it (e.g. ``'.convert-menu summary'``) is clicked
 on each page that has one before the screenshot, to show an open menu.
 
@@ -179,6 +180,7 @@ def seed(var_dir: Path) -> dict[str, int]:
     ids.update(seed_conversions(run))
     ids.update(seed_objects(run, var_dir))
     ids.update(seed_deid(run, var_dir))
+    ids.update(seed_media(run))
     ids["study"] = Study.objects.order_by("pk").values_list("pk", flat=True).first() or 0
     series = Series.objects.filter(number_of_instances__gt=1).order_by("pk").first()
     any_series = Series.objects.values_list("pk", flat=True).first() or 0
@@ -273,6 +275,35 @@ def seed_deid(run: Any, var_dir: Path) -> dict[str, int]:
     instance = Instance.objects.filter(series__study=study).order_by("pk").first()
     return {"deid_project": project.pk, "deid_job": job.pk,
             "deid_instance": instance.pk if instance else 0}
+
+
+def seed_media(run: Any) -> dict[str, int]:
+    """A ZIP medium of the first two studies and a folder medium of the largest other study
+    under the export root, with one of its records deleted (inactive)."""
+    from django.conf import settings
+    from django.db.models import Count
+
+    from archive.media.models import Medium
+    from archive.models import Instance, Study
+
+    studies = list(Study.objects.order_by("pk").values_list("pk", flat=True)[:2])
+    rest = Study.objects.exclude(pk__in=studies).annotate(
+        files=Count("series__instances")).order_by("-files", "pk").first()
+    if len(studies) < 2 or rest is None:
+        return {}
+    studies.append(rest.pk)  # the folder medium: the largest other study
+    zipped = run("mkmedia", {"studies": studies[:2], "medium": "zip", "fileset_id": "WARD 7",
+                             "transcode": True, "invent": True})
+    folder = Path(settings.EXPORT_ROOTS[0]) / "media-demo"
+    built = run("mkmedia", {"studies": studies[2:], "medium": "folder", "folder": str(folder),
+                            "fileset_id": "DEMO_FOLDER", "transcode": True, "invent": True})
+    first = Instance.objects.filter(series__study_id=studies[2]).order_by("pk").first()
+    if first is not None:
+        run("dicomdir-delete", {"fileset": str(folder),
+                                "sop_instance_uids": [first.sop_instance_uid]})
+    media = {m.job_id: m.pk for m in Medium.objects.all()}
+    return {"medium": media.get(zipped.pk, 0), "folder_medium": media.get(built.pk, 0),
+            "media_job": zipped.pk}
 
 
 def page_name(path: str) -> str:

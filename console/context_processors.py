@@ -41,6 +41,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
         NavItem("Tools", "archive:tools", Role.VIEWER, ("/tools/",)),
         NavItem("Conversions", "archive:conversions", Role.VIEWER, ("/conversions/",)),
         NavItem("De-identification", "deid:home", Role.OPERATOR, ("/deidentify/",)),
+        NavItem("Media (DICOMDIR)", "media:home", Role.VIEWER, ("/media/",)),
     )),
     NavGroup("Network", (
         NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, ("/aes/",)),

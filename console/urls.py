@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("netjobs.urls")),
     path("", include("archive.urls")),
     path("", include("archive.deid.urls")),
+    path("", include("archive.media.urls")),
 ]
 
 handler403 = "console.views.permission_denied"

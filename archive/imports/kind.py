@@ -11,6 +11,7 @@ from archive.imports.roots import import_roots
 from archive.imports.sources import count_candidates, iter_candidates
 from archive.imports.uploads import remove_staged_upload, staged_upload_dir
 from archive.indexing import IndexCache, StoreOutcome, store_file
+from archive.media.importing import existing_medium, medium_files
 from archive.models import DuplicatePolicy, InstanceSource
 from archive.reading import FileRejected
 from netjobs.jobs.base import JobContext, JobFailed, JobKind, JobOutcome
@@ -22,27 +23,34 @@ class ImportParams(BaseModel):
 
     path: str | None = Field(default=None, description="Server path under an import root")
     upload: str | None = Field(default=None, description="ID of a staged browser upload")
+    medium: int | None = Field(default=None, description="Or a medium the console built (ID)")
     duplicates: DuplicatePolicy = Field(
         default=DuplicatePolicy.KEEP_FIRST, description="What to do with a known SOP Instance UID"
     )
 
     _check_path = field_validator("path")(allowed_path)
     _check_upload = field_validator("upload")(staged_upload)
+    _check_medium = field_validator("medium")(existing_medium)
 
     @model_validator(mode="after")
     def _one_source(self) -> ImportParams:
-        if (self.path is None) == (self.upload is None):
-            raise ValueError("give either a server path or an upload, not both or neither")
+        if sum(value is not None for value in (self.path, self.upload, self.medium)) != 1:
+            raise ValueError("give a server path, an upload or a medium: one of them")
         return self
 
 
 def describe(params: ImportParams) -> str:
     if params.path:
         return f"Import from {params.path}"
+    if params.medium is not None:
+        return f"Import of medium {params.medium}"
     return f"Import of browser upload {params.upload}"
 
 
 def run(ctx: JobContext, params: ImportParams) -> JobOutcome:
+    if params.medium is not None:
+        with medium_files(params.medium, ctx.job.pk) as (root, roots):
+            return _import(ctx, root, roots, InstanceSource.PATH_IMPORT, params.duplicates)
     if params.upload:
         folder = staged_upload_dir(params.upload)
         if folder is None:

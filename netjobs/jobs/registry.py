@@ -12,6 +12,7 @@ from archive.conversions.jobs.kinds import EXPORT_IMAGES_KIND, SPLIT_KIND, SWAP_
 from archive.conversions.jobs.transcode_kind import TRANSCODE_KIND
 from archive.deid.jobs.kinds import DEIDENTIFY_KIND, REIDENTIFY_KIND
 from archive.imports.kind import IMPORT_KIND
+from archive.media.jobs.kinds import COMPACT_KIND, DELETE_KIND, MKMEDIA_KIND, UPDATE_KIND
 from archive.objects.jobs.kinds import CREATE_KIND, EDIT_KIND, EXTRACT_KIND
 from netjobs.jobs.base import JobKind
 from netjobs.operations.commitment import STGCMT_KIND
@@ -27,7 +28,8 @@ _KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND, STORE_KIND, FIND_KIN
                                        MOVE_KIND, GET_KIND, MPPS_KIND, IAN_KIND, STGCMT_KIND,
                                        CONNECTIVITY_KIND, WORKFLOW_KIND, TRANSCODE_KIND, SPLIT_KIND,
                                        SWAP_KIND, EXPORT_IMAGES_KIND, CREATE_KIND, EXTRACT_KIND,
-                                       EDIT_KIND, DEIDENTIFY_KIND, REIDENTIFY_KIND)
+                                       EDIT_KIND, DEIDENTIFY_KIND, REIDENTIFY_KIND, MKMEDIA_KIND,
+                                       UPDATE_KIND, DELETE_KIND, COMPACT_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 
