@@ -192,3 +192,19 @@ def test_viewers_cannot_start_media_jobs_but_read_the_dashboard(
     assert logged_in(viewer).get("/media/").status_code == 200
     job = create_job("mkmedia", {"instances": [instance.pk]}, owner=operator)
     assert job.summary.startswith("Burn 1 instance to a STD-GEN-CD medium as a ZIP")
+
+
+def test_an_imports_studies_open_the_burn_form(operator: User) -> None:
+    instances = archive_corpus("693_UNCI.dcm", "MR2_UNCI.dcm")
+    imported = Job.objects.create(kind="import", params={}, summary="import", owner=operator,
+                                  status=JobStatus.SUCCEEDED)
+    Instance.objects.filter(pk=instances[0].pk).update(source_job=imported)
+    client = logged_in(operator)
+    page = client.get(f"/jobs/{imported.pk}/")
+    assert f'/media/burn/?job={imported.pk}' in page.content.decode()
+    response = client.get("/media/burn/", {"job": imported.pk})
+    assert response.status_code == 302
+    assert response["Location"] == f"/jobs/new/mkmedia/?studies={instances[0].series.study_id}"
+    form = client.get(response["Location"]).content.decode()
+    chips = form[form.find('id="id_studies-chosen"'):]
+    assert f'value="{instances[0].series.study_id}"' in chips[:3000]

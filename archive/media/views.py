@@ -227,8 +227,14 @@ def import_medium(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.OPERATOR)
 def burn_selection(request: HttpRequest) -> HttpResponse:
-    """The studies ticked in the archive list, into the mkmedia form."""
-    studies = existing_ids(Study, selected_ids(request.GET, "study"))
+    """The studies ticked in the archive list (``study``), or those an import job archived
+    (``job``), into the mkmedia form."""
+    job = request.GET.get("job", "")
+    if job.isdecimal():
+        studies = list(Study.objects.filter(series__instances__source_job_id=int(job)).distinct()
+                       .order_by("pk").values_list("pk", flat=True))
+    else:
+        studies = existing_ids(Study, selected_ids(request.GET, "study"))
     if not studies:
         messages.error(request, NOTHING_SELECTED)
         return back(request)
