@@ -170,3 +170,24 @@ def save(ds: Dataset, path: Path) -> Path:
     ds.file_meta = meta
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def corpus_or_pydicom(name: str) -> Path:
+    """A corpus file, else pydicom's test file of that name."""
+    found = CORPUS / name
+    if found.exists():
+        return found
+    from pydicom.data import get_testdata_file
+    return Path(str(get_testdata_file(name)))
+
+
+def dcmmkdir_medium(folder: Path, sources: list[str]) -> Path:
+    """Copies of ``sources`` as F0000000, F0000001… in ``folder`` (made if absent) and the
+    DICOMDIR dcmmkdir -Pgp +I builds over them; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"F{index:07d}" for index in range(len(sources))]
+    for name, source in zip(names, sources, strict=True):
+        shutil.copyfile(corpus_or_pydicom(source), folder / name)
+    oracle = dcmmkdir(folder, names, "-Pgp", "+I")
+    assert oracle.returncode == 0, oracle.log
+    return folder

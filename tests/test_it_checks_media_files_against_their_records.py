@@ -13,20 +13,14 @@ import pytest
 
 from archive.media.check import Finding, check_files
 from archive.media.dicomdir.reader import read_dicomdir
-from tests.record_key_helpers import dcmmkdir
-from tests.test_it_reads_broken_dicomdirs_up_to_the_break import corpus_or_pydicom
+from tests.record_key_helpers import dcmmkdir_medium
 
 NAMES = {"F0000000": "693_UNCI.dcm", "F0000001": "MR2_UNCI.dcm", "F0000002": "CT_small.dcm"}
 
 
 @pytest.fixture
 def medium(tmp_path: Path) -> Path:
-    folder = tmp_path / "medium"
-    folder.mkdir()
-    for name, source in NAMES.items():
-        shutil.copyfile(corpus_or_pydicom(source), folder / name)
-    assert dcmmkdir(folder, list(NAMES), "-Pgp", "+I").returncode == 0
-    return folder
+    return dcmmkdir_medium(tmp_path / "medium", list(NAMES.values()))
 
 
 def findings(folder: Path) -> list[tuple[Finding, str]]:

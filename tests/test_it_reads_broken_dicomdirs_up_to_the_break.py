@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -13,31 +12,16 @@ from pathlib import Path
 import pytest
 
 from archive.media.dicomdir.reader import NotADicomdir, read_dicomdir, read_dicomdir_bytes
-from tests.record_key_helpers import CORPUS, dcmmkdir
+from tests.record_key_helpers import corpus_or_pydicom, dcmmkdir_medium
 
 SOURCES = ["693_UNCI.dcm", "MR2_UNCI.dcm", "emri_small.dcm", "CT_small.dcm"]
 OFFSET = re.compile(r"#\s+offset=\$(\d+)")
 NEXT, LOWER = b"\x04\x00\x00\x14UL\x04\x00", b"\x04\x00\x20\x14UL\x04\x00"
 
 
-def corpus_or_pydicom(name: str) -> Path:
-    found = CORPUS / name
-    if found.exists():
-        return found
-    from pydicom.data import get_testdata_file
-    return Path(str(get_testdata_file(name)))
-
-
 @pytest.fixture(scope="module")
 def dicomdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("medium")
-    names = []
-    for index, name in enumerate(SOURCES):
-        shutil.copyfile(corpus_or_pydicom(name), folder / f"F{index:07d}")
-        names.append(f"F{index:07d}")
-    oracle = dcmmkdir(folder, names, "-Pgp", "+I")
-    assert oracle.returncode == 0, oracle.log
-    return folder / "DICOMDIR"
+    return dcmmkdir_medium(tmp_path_factory.mktemp("medium"), SOURCES) / "DICOMDIR"
 
 
 def dcmtk_offsets(path: Path) -> list[int]:

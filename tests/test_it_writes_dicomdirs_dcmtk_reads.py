@@ -17,21 +17,15 @@ from archive.media.dicomdir.model import Directory, Record
 from archive.media.dicomdir.reader import read_dicomdir, read_dicomdir_bytes
 from archive.media.dicomdir.writer import encode_dicomdir, write_dicomdir
 from tests.media_helpers import dciodvfy_errors
-from tests.record_key_helpers import dcmmkdir
-from tests.test_it_reads_broken_dicomdirs_up_to_the_break import SOURCES, corpus_or_pydicom
+from tests.record_key_helpers import dcmmkdir_medium
+from tests.test_it_reads_broken_dicomdirs_up_to_the_break import SOURCES
 
 META_OR_OFFSET = re.compile(r"^\(0002,|offset=\$|\(0004,1(200|202|400|420)\) up ")
 
 
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("medium")
-    names = []
-    for index, name in enumerate(SOURCES):
-        shutil.copyfile(corpus_or_pydicom(name), folder / f"F{index:07d}")
-        names.append(f"F{index:07d}")
-    assert dcmmkdir(folder, names, "-Pgp", "+I").returncode == 0
-    return folder
+    return dcmmkdir_medium(tmp_path_factory.mktemp("medium"), SOURCES)
 
 
 def dump(path: Path) -> list[str]:
