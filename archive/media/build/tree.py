@@ -42,13 +42,20 @@ def _number(record: Record, keyword: str) -> int | None:
         return None
 
 
-def insert_sorted(siblings: list[Record], record: Record) -> None:
-    """Put ``record`` among ``siblings`` where dcmmkdir would."""
+def insert_sorted(siblings: list[Record], record: Record,
+                  numbers: dict[tuple[int, str], int | None]) -> None:
+    """Put ``record`` among ``siblings`` where dcmmkdir would: before the first sibling with
+    a greater number. ``numbers`` keeps each record's parsed number (by identity and
+    keyword), so that a series of N images parses N numbers, not N²/2."""
     keyword = _criterion(record.record_type)
     number = _number(record, keyword) if keyword else None
     if keyword is not None and number is not None:
+        numbers[(id(record), keyword)] = number
         for index, sibling in enumerate(siblings):
-            theirs = _number(sibling, keyword)
+            key = (id(sibling), keyword)
+            if key not in numbers:
+                numbers[key] = _number(sibling, keyword)
+            theirs = numbers[key]
             if theirs is not None and theirs > number:
                 siblings.insert(index, record)
                 return
@@ -64,6 +71,7 @@ class RecordTree:
     _studies: dict[tuple[int, str], Record] = field(default_factory=dict, init=False)
     _series: dict[tuple[int, str], Record] = field(default_factory=dict, init=False)
     instances: dict[str, Record] = field(default_factory=dict, init=False)
+    _numbers: dict[tuple[int, str], int | None] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for root in self.directory.roots:
@@ -97,7 +105,7 @@ class RecordTree:
         if found is None:
             dataset = keys.study if record_type == RecordType.STUDY else keys.series
             found = Record(record_type=record_type, keys=dataset)
-            insert_sorted(parent.children, found)
+            insert_sorted(parent.children, found, self._numbers)
             index[(id(parent), uid)] = found
         return found
 
@@ -116,7 +124,7 @@ class RecordTree:
                                 RecordType.STUDY, keys)
             series = self._child(self._series, study, _uid(keys, "SeriesInstanceUID"),
                                  RecordType.SERIES, keys)
-            insert_sorted(series.children, leaf)
+            insert_sorted(series.children, leaf, self._numbers)
         self.instances[leaf.sop_instance_uid] = leaf
 
 
