@@ -99,6 +99,7 @@ def dcmmkdir(laid: Path, out: Path) -> None:
 def console_dicomdir(laid: Path, out: Path) -> tuple[float, float, int]:
     """Headers+records and DICOMDIR seconds for the laid-out files, and the IMAGE count."""
     from archive.media.build.tree import RecordTree
+    from archive.media.dicomdir.elements import keyword_tag, text
     from archive.media.dicomdir.model import Directory, Record
     from archive.media.dicomdir.records import instance_records, read_header
     from archive.media.dicomdir.writer import write_dicomdir
@@ -112,9 +113,9 @@ def console_dicomdir(laid: Path, out: Path) -> tuple[float, float, int]:
         meta = ds.file_meta
         tree.add(keys, Record(keys.leaf_type, keys.leaf,
                               file_id=path.relative_to(laid).parts,
-                              sop_class_uid=str(meta.MediaStorageSOPClassUID),
-                              sop_instance_uid=str(ds.SOPInstanceUID),
-                              transfer_syntax_uid=str(meta.TransferSyntaxUID)))
+                              sop_class_uid=text(meta, keyword_tag("MediaStorageSOPClassUID")),
+                              sop_instance_uid=text(ds, keyword_tag("SOPInstanceUID")),
+                              transfer_syntax_uid=text(meta, keyword_tag("TransferSyntaxUID"))))
     headers = time.perf_counter() - started
     started = time.perf_counter()
     write_dicomdir(tree.directory, out / "DICOMDIR")

@@ -25,6 +25,7 @@ from archive.conversions.transcode.convert import transcode_file
 from archive.conversions.transcode.options import TranscodeOptions
 from archive.media.build.outcomes import BuildOptions, FileOutcome, FileOutcomeKind, MediumSource
 from archive.media.build.tree import RecordTree
+from archive.media.dicomdir.elements import keyword_tag, text
 from archive.media.dicomdir.fileids import file_id_path
 from archive.media.dicomdir.invent import NEVER_INVENTED, Inventor
 from archive.media.dicomdir.model import Record
@@ -50,8 +51,7 @@ class _Refused(Exception):
 
 
 def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
-    return "" if value is None else str(value).strip()
+    return text(ds, keyword_tag(keyword))
 
 
 def _missing_message(error: MissingRecordKeys, inventing: bool) -> str:
@@ -170,9 +170,7 @@ class FileAdder:
     def _place(self, source: MediumSource, prepared: _Prepared) -> tuple[tuple[str, ...],
                                                                            Record]:
         keys = prepared.keys
-        file_id = self.layout.file_id(_text(keys.patient, "PatientID"),
-                                      _text(keys.study, "StudyInstanceUID"),
-                                      _text(keys.series, "SeriesInstanceUID"))
+        file_id = self.layout.file_id(*keys.identity())
         target = file_id_path(self.folder, file_id)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

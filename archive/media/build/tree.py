@@ -114,20 +114,14 @@ class RecordTree:
         if keys.single_level:
             self.directory.roots.append(leaf)
         else:
-            patient_id = str(keys.patient.get("PatientID", "") or "").strip()
+            patient_id, study_uid, series_uid = keys.identity()
             patient = self._patients.get(patient_id)
             if patient is None:
                 patient = Record(record_type=RecordType.PATIENT, keys=keys.patient)
                 self.directory.roots.append(patient)
                 self._patients[patient_id] = patient
-            study = self._child(self._studies, patient, _uid(keys, "StudyInstanceUID"),
-                                RecordType.STUDY, keys)
-            series = self._child(self._series, study, _uid(keys, "SeriesInstanceUID"),
-                                 RecordType.SERIES, keys)
+            study = self._child(self._studies, patient, study_uid, RecordType.STUDY, keys)
+            series = self._child(self._series, study, series_uid, RecordType.SERIES, keys)
             insert_sorted(series.children, leaf, self._numbers)
         self.instances[leaf.sop_instance_uid] = leaf
 
-
-def _uid(keys: InstanceRecords, keyword: str) -> str:
-    dataset = keys.study if keyword == "StudyInstanceUID" else keys.series
-    return str(dataset.get(keyword, "") or "").strip()

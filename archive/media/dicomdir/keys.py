@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.tag import BaseTag
+
 
 class KeyType(StrEnum):
     """How a record key is filled from the instance (PS3.3 F.5 Type column)."""
@@ -21,6 +24,12 @@ class RecordKey:
 
     keyword: str
     key_type: KeyType
+    tag: BaseTag
+    vr: str  # the dictionary's
+
+
+# retired attributes pydicom's dictionary no longer names (dcmmkdir still writes them)
+_RETIRED = {"LookupTableNumber": (0x00200026, "IS")}
 
 
 def _keys(spec: str) -> tuple[RecordKey, ...]:
@@ -28,7 +37,15 @@ def _keys(spec: str) -> tuple[RecordKey, ...]:
     keys = []
     for word in spec.split():
         keyword, _, kind = word.partition(":")
-        keys.append(RecordKey(keyword, KeyType(kind)))
+        number = tag_for_keyword(keyword)
+        if number is not None:
+            keys.append(RecordKey(keyword, KeyType(kind), BaseTag(number),
+                                  dictionary_VR(number)))
+        elif keyword in _RETIRED:
+            number, vr = _RETIRED[keyword]
+            keys.append(RecordKey(keyword, KeyType(kind), BaseTag(number), vr))
+        else:
+            raise ValueError(f"no such attribute keyword: {keyword}")
     return tuple(keys)
 
 
@@ -107,9 +124,9 @@ LEAF_KEYS: dict[str, tuple[RecordKey, ...]] = {
 }
 
 
-def record_keywords() -> frozenset[str]:
-    """Every keyword any record may take from an instance (for a limited header read)."""
+def record_tags() -> dict[BaseTag, str]:
+    """Every tag any record may take from an instance, with its VR (for a header read)."""
     every = [*PATIENT_KEYS, *STUDY_KEYS, *SERIES_KEYS]
     for keys in LEAF_KEYS.values():
         every.extend(keys)
-    return frozenset(key.keyword for key in every)
+    return {key.tag: key.vr for key in every}

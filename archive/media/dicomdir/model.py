@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
+from archive.media.dicomdir.elements import keyword_tag, text
+
 RecordPath = tuple[int, ...]
 
 
@@ -84,9 +86,8 @@ class Record:
                 stack.append(((*path, index), record.children[index - 1]))
 
     def key(self, keyword: str) -> str:
-        """A key's value as text ("" when absent or empty)."""
-        value = self.keys.get(keyword)
-        return "" if value is None else str(value).strip()
+        """A key's value as text ("" when absent or empty; values joined by a backslash)."""
+        return text(self.keys, keyword_tag(keyword))
 
 
 @dataclass

@@ -7,8 +7,12 @@ as dcmmkdir refuses it ("invalid SOP class ... for STD-GEN-CD/DVD-RAM profile").
 
 from __future__ import annotations
 
+from functools import cache
+
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
+
+from archive.media.dicomdir.elements import keyword_tag, text
 
 _PREFIX = "1.2.840.10008.5.1.4.1.1."
 _WAVEFORM = "1.2.840.10008.5.1.4.1.1.9."
@@ -97,6 +101,7 @@ def _is_service(uid: str) -> bool:
     return uid in {"1.2.840.10008.1.3.10", "1.2.840.10008.1.20.1", "1.2.840.10008.1.20.2"}
 
 
+@cache
 def record_type_for_uid(sop_class_uid: str) -> str:
     """The leaf (or single-level) record type for a SOP class; UnknownSopClass if none."""
     uid = str(sop_class_uid).strip()
@@ -113,9 +118,9 @@ def record_type_for_uid(sop_class_uid: str) -> str:
 
 def record_type_for(ds: Dataset) -> str:
     """The leaf record type for an instance, from its SOP Class UID (dataset or file meta)."""
-    uid = str(ds.get("SOPClassUID", "") or "")
+    uid = text(ds, keyword_tag("SOPClassUID"))
     if not uid and getattr(ds, "file_meta", None) is not None:
-        uid = str(ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
+        uid = text(ds.file_meta, keyword_tag("MediaStorageSOPClassUID"))
     return record_type_for_uid(uid)
 
 

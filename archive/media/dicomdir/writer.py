@@ -23,6 +23,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
+from archive.media.dicomdir.headers import as_explicit_little
 from archive.media.dicomdir.model import Directory, Record
 
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
@@ -60,10 +61,12 @@ def _tail(record: Record) -> bytes:
                 _element(0x00041510, b"UI", record.sop_class_uid, b"\0"),
                 _element(0x00041511, b"UI", record.sop_instance_uid, b"\0"),
                 _element(0x00041512, b"UI", record.transfer_syntax_uid, b"\0")]
-    keys = Dataset()
-    for elem in record.keys:
-        if elem.tag.group > 0x0004:  # group 0004 is the record's own, written above
-            keys.add(elem)
+    keys = record.keys
+    if keys and min(keys.keys()) < 0x00050000:
+        # group 0004 is the record's own, written above
+        keys = Dataset({elem.tag: elem for elem in keys.elements() if elem.tag.group > 0x0004})
+        if record.keys.original_encoding == (False, True):  # raw values written as they are
+            as_explicit_little(keys)
     fp = DicomBytesIO()
     fp.is_little_endian, fp.is_implicit_VR = True, False
     write_dataset(fp, keys)
