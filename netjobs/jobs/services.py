@@ -50,6 +50,25 @@ def _validation_errors(exc: ValidationError) -> list[FieldError]:
     ]
 
 
+def _nul_characters(value: Any, loc: tuple[str | int, ...]) -> list[FieldError]:
+    """A FieldError for each string (key or value, at any depth) holding a NUL character,
+    which no text field may hold (PostgreSQL refuses it, and no DICOM value needs it)."""
+    if isinstance(value, str):
+        return [FieldError(loc=loc, msg="must not contain a NUL character (\\u0000)",
+                           type="nul_character")] if "\x00" in value else []
+    found: list[FieldError] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                found.append(FieldError(loc=(*loc, key.replace("\x00", "\\u0000")),
+                                        msg="a name with a NUL character", type="nul_character"))
+            found.extend(_nul_characters(item, (*loc, str(key).replace("\x00", "\\u0000"))))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found.extend(_nul_characters(item, (*loc, index)))
+    return found
+
+
 def create_job(
     kind_name: str,
     params: dict[str, Any],
@@ -60,6 +79,8 @@ def create_job(
     kind = get_kind(kind_name)
     if not has_role(owner, kind.required_role):
         raise RoleMissing(kind.required_role)
+    if nul := _nul_characters(params, ("params",)):
+        raise ParamsInvalid(nul)  # before validators look anything up with these values
     try:
         validated = kind.validate(params, new=True)
     except ValidationError as exc:
