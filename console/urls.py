@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("archive.urls")),
     path("", include("archive.deid.urls")),
     path("", include("archive.media.urls")),
+    path("", include("archive.dicomweb.urls")),
 ]
 
 handler403 = "console.views.permission_denied"

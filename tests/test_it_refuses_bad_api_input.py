@@ -88,7 +88,7 @@ def test_odd_parameters_get_404_or_422_not_500(viewer: User, administrator: User
 def test_wildcard_runs_do_not_backtrack() -> None:
     import time
 
-    from netjobs.listeners.query import QueryError, _wildcard_regex
+    from archive.matching import QueryError, _wildcard_regex
 
     assert _wildcard_regex("***a**") == "^.*a.*$"
     try:

@@ -14,10 +14,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from archive.indexing import DuplicateRejected, IndexCache, SopClassMismatch, store_received
+from archive.matching import QueryError, find
 from archive.models import DuplicatePolicy
 from archive.reading import FileRejected
 from netjobs.dicom.status import DimseStatus
-from netjobs.listeners.query import QueryError, find
 from netjobs.models import Job
 
 logger = logging.getLogger(__name__)

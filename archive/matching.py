@@ -1,5 +1,6 @@
-"""C-FIND over the archive (PS3.4 C.2.2.2 matching): plain functions from an identifier to
-matching identifiers; the SCP handler is a thin adapter over them."""
+"""Matching over the archive index (PS3.4 C.2.2.2): plain functions from matching keys to
+Q filters and from a C-FIND identifier to matching identifiers; the C-FIND SCP handler and
+the QIDO-RS views are thin adapters over them."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ KEYS: dict[str, Key] = {
     "SOPInstanceUID": Key("IMAGE", "sop_instance_uid", "uid"),
     "SOPClassUID": Key("IMAGE", "sop_class_uid", "uid"),
     "InstanceNumber": Key("IMAGE", "instance_number", "int"),
+    "Rows": Key("IMAGE", "rows", "int"),
+    "Columns": Key("IMAGE", "columns", "int"),
+    "NumberOfFrames": Key("IMAGE", "number_of_frames", "int"),
 }
 ORDER = ["PATIENT", "STUDY", "SERIES", "IMAGE"]
 MODELS: dict[str, Any] = {"PATIENT": Patient, "STUDY": Study, "SERIES": Series,
@@ -59,7 +63,7 @@ MODELS: dict[str, Any] = {"PATIENT": Patient, "STUDY": Study, "SERIES": Series,
 UP = {"PATIENT": "patient__", "STUDY": "study__", "SERIES": "series__"}
 
 
-def _relative(key: Key, level: str) -> str:
+def relative_field(key: Key, level: str) -> str:
     """The field path of ``key`` seen from the model of ``level``."""
     path = ""
     for current in reversed(ORDER[ORDER.index(key.level) + 1: ORDER.index(level) + 1]):
@@ -104,7 +108,7 @@ def _range(field: str, value: str, parse: Any) -> Q:
 def condition(keyword: str, value: str, level: str) -> Q:
     """The filter one matching key adds (empty value: universal matching, no filter)."""
     key = KEYS[keyword]
-    field = _relative(key, level)
+    field = relative_field(key, level)
     value = value.strip()
     if not value or value == "*":
         return Q()
@@ -136,7 +140,7 @@ def condition(keyword: str, value: str, level: str) -> Q:
     return Q(**{field: value})
 
 
-def _format(value: Any, kind: str) -> Any:
+def format_value(value: Any, kind: str) -> Any:
     if value is None:
         return ""
     if kind == "date":
@@ -164,11 +168,11 @@ def find(identifier: Dataset, root: str = "STUDY") -> Iterator[Dataset]:
         else:
             text = "" if value is None else str(value)
         queryset = queryset.filter(condition(keyword, text, level))
-    fields = {keyword: _relative(KEYS[keyword], level) for keyword in asked}
+    fields = {keyword: relative_field(KEYS[keyword], level) for keyword in asked}
     for row in queryset.distinct().values(*fields.values()).iterator():
         answer = Dataset()
         answer.SpecificCharacterSet = "ISO_IR 192"
         answer.QueryRetrieveLevel = level
         for keyword, field in fields.items():
-            setattr(answer, keyword, _format(row[field], KEYS[keyword].kind))
+            setattr(answer, keyword, format_value(row[field], KEYS[keyword].kind))
         yield answer

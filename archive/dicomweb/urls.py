@@ -1,0 +1,16 @@
+from django.urls import path
+
+from archive.dicomweb import views
+
+app_name = "dicomweb"
+
+urlpatterns = [
+    path("dicomweb/studies", views.studies, name="studies"),
+    path("dicomweb/series", views.series, name="series"),
+    path("dicomweb/instances", views.instances, name="instances"),
+    path("dicomweb/studies/<str:study>/series", views.study_series, name="study_series"),
+    path("dicomweb/studies/<str:study>/instances", views.study_instances,
+         name="study_instances"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/instances", views.series_instances,
+         name="series_instances"),
+]

@@ -1,0 +1,109 @@
+"""QIDO-RS resources under /dicomweb/ (PS3.18 10.6): thin adapters over qido.py.
+
+Answers are DICOM JSON (``application/dicom+json``) or, when the Accept header asks for
+``multipart/related; type="application/dicom+xml"``, one PS3.19 Native DICOM Model part per
+match. A Warning header (PS3.18 8.4.3, code 299) says what the server did not do as asked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.http import require_safe
+
+from archive.dicomweb.auth import dicomweb_role, refusal
+from archive.dicomweb.qido import Level, SearchError, as_datasets, parse_search, run_search
+from archive.inspect.nativexml import to_native_xml
+from console.roles import Role
+
+logger = logging.getLogger(__name__)
+
+DICOM_JSON = "application/dicom+json"
+DICOM_XML = "application/dicom+xml"
+
+
+def _media_type(accept: str) -> str | None:
+    """DICOM_JSON or DICOM_XML as the Accept header asks; None when it asks for neither."""
+    if not accept.strip():
+        return DICOM_JSON
+    for choice in accept.split(","):
+        kind, *parameters = (part.strip() for part in choice.split(";"))
+        kind = kind.lower()
+        if kind in (DICOM_JSON, "application/json", "*/*", "application/*"):
+            return DICOM_JSON
+        if kind == "multipart/related":
+            types = [p.split("=", 1)[1].strip('"').lower() for p in parameters
+                     if p.lower().startswith("type=")]
+            if types == [DICOM_XML]:
+                return DICOM_XML
+    return None
+
+
+def _warn(response: HttpResponseBase, request: HttpRequest, warnings: list[str]) -> None:
+    host = request.get_host()
+    for index, warning in enumerate(warnings):
+        value = f'299 {host} "{warning}"'
+        if index == 0:
+            response["Warning"] = value
+        else:
+            response["Warning"] += ", " + value
+
+
+def _xml(datasets: list[Any]) -> HttpResponse:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for ds in datasets:
+        parts.append(f"--{boundary}\r\nContent-Type: {DICOM_XML}\r\n\r\n".encode()
+                     + to_native_xml(ds) + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return HttpResponse(body, content_type=f'multipart/related; type="{DICOM_XML}"; '
+                                           f'boundary={boundary}')
+
+
+def search(request: HttpRequest, level: Level, path_uids: dict[str, str]) -> HttpResponseBase:
+    media_type = _media_type(request.headers.get("Accept", ""))
+    if media_type is None:
+        return refusal(406, f"QIDO-RS answers {DICOM_JSON} or multipart/related; "
+                            f'type="{DICOM_XML}", not {request.headers.get("Accept")}')
+    params = {name: request.GET.getlist(name) for name in request.GET}
+    try:
+        found = parse_search(level, params, path_uids)
+        results, more = run_search(found, request.build_absolute_uri("/dicomweb").rstrip("/"))
+    except SearchError as exc:
+        logger.info("QIDO-RS %s refused: %s", request.get_full_path(), exc)
+        return refusal(400, str(exc))
+    if more:
+        found.warnings.append(f"There are more than {len(results)} matches; ask for the next "
+                              f"ones with offset={found.offset + len(results)}.")
+    response: HttpResponseBase
+    if media_type == DICOM_XML:
+        response = _xml(as_datasets(results))
+    else:
+        response = HttpResponse(json.dumps(results), content_type=DICOM_JSON)
+    _warn(response, request, found.warnings)
+    return response
+
+
+def _view(level: Level, *uid_names: str) -> Any:
+    @login_not_required
+    @require_safe
+    @dicomweb_role(Role.VIEWER)
+    def view(request: HttpRequest, **uids: str) -> HttpResponseBase:
+        return search(request, level, {name: uids[key] for key, name in
+                                       zip(("study", "series"), uid_names, strict=False)})
+
+    view.__name__ = f"qido_{level.lower()}_{len(uid_names)}"
+    return view
+
+
+studies = _view(Level.STUDY)
+series = _view(Level.SERIES)
+instances = _view(Level.IMAGE)
+study_series = _view(Level.SERIES, "StudyInstanceUID")
+study_instances = _view(Level.IMAGE, "StudyInstanceUID")
+series_instances = _view(Level.IMAGE, "StudyInstanceUID", "SeriesInstanceUID")
