@@ -36,7 +36,8 @@ def run(*argv: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, capture_output=True, timeout=TOOL_SECONDS, check=False)
 
 
-def ffmpeg_video(path: Path, *codec_args: str, size: str = "320x240", rate: int = 25) -> Path:
+def ffmpeg_video(path: Path, *codec_args: str, size: str = "320x240",
+                 rate: int | str = 25) -> Path:
     """A 1 s test pattern encoded with ``codec_args`` into ``path`` (container from suffix)."""
     made = run(
         "ffmpeg",
@@ -89,6 +90,19 @@ def hevc_mp4(path: Path, main10: bool = False) -> Path:
 
 def mpeg2(path: Path) -> Path:
     return ffmpeg_video(path, "-c:v", "mpeg2video")
+
+
+def mpeg2_high_level(path: Path) -> Path:
+    """MPEG-2 Main Profile at High Level (profile_and_level_indication: profile 4, level 4),
+    1920×1080 as High Level allows."""
+    return ffmpeg_video(path, "-c:v", "mpeg2video", "-profile:v", "4", "-level:v", "4",
+                        "-b:v", "8M", size="1920x1080")
+
+
+def h264_ntsc_ts(path: Path) -> Path:
+    """H.264 High Profile level 4.0 at 29.97 frames/s in an MPEG-2 transport stream."""
+    return ffmpeg_video(path, "-c:v", "libx264", "-profile:v", "high", "-level", "4.0",
+                        "-pix_fmt", "yuv420p", "-f", "mpegts", rate="30000/1001")
 
 
 def odd_length(mp4: Path) -> Path:

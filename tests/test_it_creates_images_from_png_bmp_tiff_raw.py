@@ -301,3 +301,35 @@ def test_a_bmp_gives_the_pixels_img2dcm_reads(tmp_path: Path) -> None:
     assert np.array_equal(dcmtk.pixel_array, ours.pixel_array)
     assert np.array_equal(ours.pixel_array, expected)
     assert dcmtk.PhotometricInterpretation == ours.PhotometricInterpretation
+
+
+LOSSLESS_ENCAPSULATED = [TargetSyntax.RLE, TargetSyntax.JPEG_LS_LOSSLESS,
+                         TargetSyntax.J2K_LOSSLESS]
+
+
+@pytest.mark.parametrize("target", LOSSLESS_ENCAPSULATED, ids=lambda t: t.name)
+@pytest.mark.parametrize("kind", ["bmp", "tiff_rgb", "tiff_grey16"])
+def test_bmp_and_tiff_keep_their_pixels_in_the_lossless_syntaxes(
+        kind: str, target: TargetSyntax, tmp_path: Path) -> None:
+    source, expected = _source(kind, tmp_path)
+    output = create_image(source, tmp_path / "out", options(target=target)).outputs[0].path
+    ds = dcmread(output)
+    assert ds.file_meta.TransferSyntaxUID == target.uid
+    assert np.array_equal(ds.pixel_array, expected)
+    assert ds.LossyImageCompression == "00"
+    assert dciodvfy_errors(output) == []
+
+
+@pytest.mark.parametrize("target", LOSSLESS_ENCAPSULATED, ids=lambda t: t.name)
+@pytest.mark.parametrize("spec", RAW_SPECS, ids=_raw_id)
+def test_raw_samples_keep_their_values_in_the_lossless_syntaxes(
+        spec: RawImageSpec, target: TargetSyntax, tmp_path: Path) -> None:
+    source = tmp_path / "samples.raw"
+    expected = _raw_file(spec, source)
+    output = create_image(source, tmp_path / "out",
+                          options(raw=spec, target=target)).outputs[0].path
+    ds = dcmread(output)
+    assert ds.file_meta.TransferSyntaxUID == target.uid
+    assert ds.PixelRepresentation == int(spec.signed)
+    assert np.array_equal(ds.pixel_array, expected)
+    assert dciodvfy_errors(output) == []

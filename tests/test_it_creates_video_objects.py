@@ -4,12 +4,13 @@ the file's bytes in one fragment, and dciodvfy finds no errors."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
 from pydicom.encaps import generate_fragments
-from pydicom.uid import HEVCM10P51, HEVCMP51, MPEG2MPML, MPEG4HP41, MPEG4HP422D
+from pydicom.uid import HEVCM10P51, HEVCMP51, MPEG2MPHL, MPEG2MPML, MPEG4HP41, MPEG4HP422D
 
 from archive.objects.video import (
     AnatomicRegion,
@@ -28,9 +29,11 @@ from tests.object_helpers import (
     ffprobe_stream,
     frame_time_ms,
     h264_mp4,
+    h264_ntsc_ts,
     hevc_mp4,
     identity,
     mpeg2,
+    mpeg2_high_level,
     odd_length,
     run,
 )
@@ -39,10 +42,12 @@ MAKERS = {
     "h264.mp4": (h264_mp4, MPEG4HP41),
     "mpeg2.mpg": (mpeg2, MPEG2MPML),
     "mpeg2.ts": (mpeg2, MPEG2MPML),
+    "mpeg2-high-level.mpg": (mpeg2_high_level, MPEG2MPHL),
+    "h264-ntsc.ts": (h264_ntsc_ts, MPEG4HP41),
     "hevc-main.mp4": (hevc_mp4, HEVCMP51),
     "hevc-main10.mp4": (lambda p: hevc_mp4(p, main10=True), HEVCM10P51),
 }
-DCIODVFY_KNOWS = {str(MPEG4HP41), str(MPEG2MPML), str(MPEG4HP422D)}
+DCIODVFY_KNOWS = {str(MPEG4HP41), str(MPEG2MPML), str(MPEG2MPHL), str(MPEG4HP422D)}
 
 
 def _create(source: Path, out: Path, sop_class: VideoSopClass = VideoSopClass.ENDOSCOPIC):
@@ -62,6 +67,8 @@ def test_the_syntax_comes_from_the_stream_and_timing_matches_ffprobe(
     probed = ffprobe_stream(source)  # decoded frames, counted by ffprobe itself
     assert ds.NumberOfFrames == int(probed["nb_read_frames"]) == result.frames
     assert float(ds.FrameTime) == pytest.approx(frame_time_ms(probed["r_frame_rate"]), rel=1e-5)
+    rate = Fraction(probed["r_frame_rate"])  # 25/1, 30000/1001…
+    assert ds.CineRate == ds.RecommendedDisplayFrameRate == round(rate)
     assert ds.FrameIncrementPointer == 0x00181063
     assert (ds.Rows, ds.Columns) == (int(probed["height"]), int(probed["width"]))
     assert ds.PhotometricInterpretation == "YBR_PARTIAL_420"

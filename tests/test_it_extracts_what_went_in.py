@@ -20,8 +20,11 @@ from archive.objects.extract import (
     extracted_filename_and_mime,
     what_to_extract,
 )
+from archive.objects.images import create_image
 from archive.objects.video import VideoCreateOptions, create_video
 from tests.archive_helpers import corpus
+from tests.image_helpers import JPEG_KINDS, make_jpeg
+from tests.image_helpers import options as image_options
 from tests.object_helpers import (
     ascii_stl,
     binary_stl,
@@ -29,9 +32,11 @@ from tests.object_helpers import (
     ffmpeg_video,
     ffprobe_stream,
     h264_mp4,
+    h264_ntsc_ts,
     hevc_mp4,
     identity,
     mpeg2,
+    mpeg2_high_level,
     mtl_material,
     obj_model,
     odd_length,
@@ -53,6 +58,8 @@ VIDEOS: dict[str, Callable[[Path], Path]] = {
     "odd-h264.mp4": lambda p: odd_length(h264_mp4(p)),
     "mpeg2.mpg": mpeg2,
     "mpeg2.ts": mpeg2,
+    "mpeg2-high-level.mpg": mpeg2_high_level,
+    "h264-ntsc.ts": h264_ntsc_ts,
     "hevc.mp4": hevc_mp4,
     "hevc10.mp4": lambda p: hevc_mp4(p, main10=True),
 }
@@ -247,3 +254,16 @@ def test_a_frame_decodes_to_the_pixels_pydicom_decodes(
     pixels = np.asarray(decode(back.read_bytes()))
     expected = dcmread(corpus(name)).pixel_array
     assert np.array_equal(pixels.reshape(expected.shape).astype(expected.dtype), expected)
+
+
+@pytest.mark.parametrize("kind", JPEG_KINDS)
+def test_every_jpeg_we_encapsulate_comes_back_byte_for_byte(tmp_path: Path, kind: str) -> None:
+    source = make_jpeg(kind, tmp_path)
+    created = create_image(source, tmp_path / "dicom", image_options(accept_progressive=True))
+    dicom = created.outputs[0].path
+    what = what_to_extract(dicom)
+    assert what is not None and (what.kind, what.mime_type, what.frames) == (
+        ExtractKind.JPEG_FRAME, "image/jpeg", 1)
+    back = _back(dicom, tmp_path / "back")
+    assert back.suffix == ".jpg"
+    assert back.read_bytes() == source.read_bytes()

@@ -5,6 +5,7 @@ with a template's attributes, each passing dciodvfy, and a bad file fails alone.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pydicom import dcmread
 from pydicom.encaps import generate_fragments
 
 from archive.models import Instance, InstanceSource, Patient, Series, Study
-from archive.storage import absolute_path
+from archive.storage import absolute_path, storage_root
 from netjobs.models import ItemOutcome, JobStatus
 from tests.archive_helpers import corpus, import_folder
 from tests.conftest import logged_in
@@ -146,6 +147,57 @@ def test_a_bad_file_fails_alone_and_nothing_of_it_is_archived(
     cut = job.items.get(name="cut.jpg").message.lower()
     assert "jpeg" in cut and ("truncated" in cut or "end" in cut), cut
     assert Instance.objects.count() == 2 and Series.objects.count() == 1
+
+
+def test_objects_attached_to_an_archived_patient_make_a_new_study(
+        celery_worker_process: Path, operator: User) -> None:
+    (archived,) = archive_corpus("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    patient = archived.series.study.patient
+    original = dcmread(corpus("MR-SIEMENS-DICOM-WithOverlays.dcm"), stop_before_pixels=True)
+    with import_folder() as folder:
+        make_jpeg(folder / "photo.jpg")
+        make_pdf(folder / "letter.pdf")
+        job = run_conversion("create", operator, path=str(folder), output="archive",
+                             attach_patient=patient.pk, study_description="Outside photos",
+                             accession_number="ACC-77", image_class="vl_photographic")
+
+    assert job.status == JobStatus.SUCCEEDED, (job.error, list(job.items.values("message")))
+    created = list(Instance.objects.filter(source=InstanceSource.CREATED))
+    assert len(created) == 2 and len({i.series_id for i in created}) == 1
+    study = created[0].series.study
+    assert study.pk != archived.series.study_id and study.patient_id == patient.pk
+    assert study.study_instance_uid != original.StudyInstanceUID
+    assert (study.study_description, study.accession_number) == ("Outside photos", "ACC-77")
+    assert created[0].series.series_number == 1
+    assert Patient.objects.count() == 1 and Study.objects.count() == 2
+    for instance in created:
+        ds = dcmread(absolute_path(instance.file_path), stop_before_pixels=True)
+        for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex"):
+            assert str(ds.get(keyword, "")) == str(original.get(keyword, "")), keyword
+        assert ds.StudyInstanceUID == study.study_instance_uid
+        assert (ds.StudyDescription, ds.AccessionNumber) == ("Outside photos", "ACC-77")
+        assert dciodvfy_errors(absolute_path(instance.file_path)) == [], instance.sop_class_uid
+
+
+def test_a_file_with_no_video_stream_fails_alone_and_nothing_of_it_is_archived(
+        celery_worker_process: Path, operator: User) -> None:
+    with import_folder() as folder:
+        make_jpeg(folder / "photo.jpg")
+        audio = folder / "voice.m4a"  # an MP4 container holding sound only
+        made = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=1",
+                               str(audio)], capture_output=True, timeout=60, check=False)
+        assert made.returncode == 0, made.stderr
+        before = set(storage_root().rglob("*.dcm"))
+        job = run_conversion("create", operator, path=str(folder), output="archive")
+
+    assert job.status == JobStatus.PARTIAL, job.error
+    outcomes = dict(job.items.values_list("name", "outcome"))
+    assert outcomes == {"photo.jpg": ItemOutcome.SUCCEEDED, "voice.m4a": ItemOutcome.FAILED}
+    assert "no video stream" in job.items.get(name="voice.m4a").message
+    instance = Instance.objects.get()
+    assert instance.sop_class_uid == SECONDARY_CAPTURE
+    stored = set(storage_root().rglob("*.dcm")) - before
+    assert stored == {absolute_path(instance.file_path)}  # no file of the failed item
 
 
 @pytest.mark.parametrize(("params", "words"), [

@@ -46,10 +46,13 @@ class Identity:
         return replace(self, instance_number=instance_number)
 
 
-def start_dataset(identity: Identity, sop_class_uid: str, modality: str) -> Dataset:
+def start_dataset(identity: Identity, sop_class_uid: str, modality: str,
+                  template_modality: bool = False) -> Dataset:
     """A composite instance's common modules, filled: SOP Common, Patient, General Study,
     General Series, General Equipment, SC Equipment (ConversionType WSD), with the identity's
-    attributes laid over the defaults. A new SOP Instance UID unless the template gave one."""
+    attributes laid over the defaults. A new SOP Instance UID unless the template gave one.
+    ``modality`` is the IOD's own (XC, ES, DOC…) over any template's, unless
+    ``template_modality`` (Secondary Capture: the template may say what was captured)."""
     now = identity.now
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     ds = Dataset()
@@ -82,11 +85,13 @@ def start_dataset(identity: Identity, sop_class_uid: str, modality: str) -> Data
     ds.ContentDate, ds.ContentTime = date, time
     for element in identity.attributes:
         ds[element.tag] = copy.deepcopy(element)
-    # What the creator and the identity decide over any template: the SOP class, the series
-    # and the number in it.
+    # What the creator and the identity decide over any template: the SOP class, the series,
+    # the number in it and (but for Secondary Capture) the modality.
     ds.SOPClassUID = UID(sop_class_uid)
     ds.SeriesInstanceUID = identity.series_instance_uid
     ds.InstanceNumber = identity.instance_number
+    if not template_modality or not ds.get("Modality"):
+        ds.Modality = modality
     return ds
 
 

@@ -82,6 +82,7 @@ class FrameCodec(StrEnum):
 FRAME_SYNTAXES = {
     "1.2.840.10008.1.2.4.50": FrameCodec.JPEG,
     "1.2.840.10008.1.2.4.51": FrameCodec.JPEG,
+    "1.2.840.10008.1.2.4.55": FrameCodec.JPEG,  # progressive (retired), as create keeps it
     "1.2.840.10008.1.2.4.57": FrameCodec.JPEG,
     "1.2.840.10008.1.2.4.70": FrameCodec.JPEG,
     "1.2.840.10008.1.2.4.80": FrameCodec.JPEG_LS,

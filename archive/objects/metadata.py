@@ -3,7 +3,8 @@ patient (a new study), or a new patient and study typed in a form — plus the a
 PS3.19 XML or PS3.18 JSON template supplies (like ``jpg2dcm -f metadata.xml``).
 
 The archive's values win over a template's: an object attached to a study must not
-contradict the study it joins.
+contradict the study it joins. A template's values pass the checks an edit's values pass
+(PS3.5 VR, length, repertoire, multiplicity): a bad one is refused naming the attribute.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pydicom.uid import generate_uid
 
 from archive.inspect.nativexml import InvalidNativeXml, from_native_xml
 from archive.models import Instance, Patient, Study
+from archive.objects.edit.changes import EditRefused
+from archive.objects.edit.paths import tag_text
+from archive.objects.edit.values import check_text, text_of
 from archive.storage import absolute_path
 
 # Patient module and General Study module attributes copied from a study's own file.
@@ -82,7 +86,27 @@ def template_attributes(text: str) -> Dataset:
     for element in list(ds):
         if element.tag.group == 0x0002 or element.keyword in NOT_FROM_TEMPLATE:
             del ds[element.tag]
+    if "SOPInstanceUID" in ds and not ds.SOPInstanceUID:
+        del ds.SOPInstanceUID  # empty: each object gets its own
+    check_template_values(ds)
     return ds
+
+
+def check_template_values(ds: Dataset, prefix: str = "") -> None:
+    """Every value (inside sequence items too) valid for its VR as PS3.5 says — the checks an
+    edit's values pass (``archive.objects.edit.values``); MetadataRefused naming the first
+    attribute that is not."""
+    for element in ds:
+        name = f"{prefix}{element.keyword or tag_text(int(element.tag))}"
+        if element.VR == "SQ":
+            for index, item in enumerate(element.value or []):
+                check_template_values(item, f"{name}[{index}].")
+            continue
+        try:
+            check_text(str(element.VR), text_of(element), name, int(element.tag))
+        except EditRefused as exc:
+            reason = exc.message.replace("the edit gives", "the template gives")
+            raise MetadataRefused(f"the template's {reason}") from None
 
 
 def _from_json(text: str) -> Dataset:

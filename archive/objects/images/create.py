@@ -272,7 +272,8 @@ def _palette_module(ds: Dataset, palette: np.ndarray) -> None:
 
 def _dataset(content: PixelContent, options: ImageCreateOptions) -> tuple[Dataset, str]:
     sop_class_uid, label = _sop_class_uid(content, options)
-    ds = start_dataset(options.identity, sop_class_uid, options.sop_class.modality)
+    ds = start_dataset(options.identity, sop_class_uid, options.sop_class.modality,
+                       template_modality=not options.sop_class.is_visible_light)
     fill_image_modules(ds, options.sop_class, content.derived)
     _pixel_module(ds, content)
     if content.frame_count > 1:

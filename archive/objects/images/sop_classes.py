@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
@@ -51,6 +52,8 @@ MULTIFRAME_LABELS = {MULTIFRAME_TRUE_COLOR: "Multi-frame True Color SC Image",
                      MULTIFRAME_GRAYSCALE_BYTE: "Multi-frame Grayscale Byte SC Image",
                      MULTIFRAME_GRAYSCALE_WORD: "Multi-frame Grayscale Word SC Image"}
 PAGE_NUMBER_VECTOR = Tag(0x0018, 0x2001)
+IMAGE_TYPE_1 = ("ORIGINAL", "DERIVED")
+IMAGE_TYPE_2 = ("PRIMARY", "SECONDARY")
 
 
 def multiframe_class(samples: int, bits_allocated: int, bits_stored: int,
@@ -94,20 +97,31 @@ def _default(ds: Dataset, keyword: str, value: object) -> None:
         setattr(ds, keyword, value)
 
 
+def _image_type(ds: Dataset, first: str, second: str, derived: bool) -> None:
+    """Image Type values 1 and 2 (PS3.3 C.7.6.1.1.2, enumerated): a template's when they are
+    enumerated values (never ORIGINAL for pixels that are not the source's), else the
+    creator's; a template's further values (3, 4…) are kept after them."""
+    given = ds.get("ImageType") or []
+    values = [str(v) for v in given] if isinstance(given, MultiValue | list) else [str(given)]
+    value1 = values[0] if values and values[0] in IMAGE_TYPE_1 else first
+    value2 = values[1] if len(values) > 1 and values[1] in IMAGE_TYPE_2 else second
+    ds.ImageType = ["DERIVED" if derived else value1, value2, *values[2:]]
+
+
 def fill_image_modules(ds: Dataset, sop_class: ImageSopClass, derived: bool) -> None:
     """General Image and the class's own modules. ``derived``: the pixels are not the
     source's own (re-encoded lossily, palette expanded…)."""
     _default(ds, "PatientOrientation", "")
     _default(ds, "Laterality", "")  # General Series, Type 2C: unknown for an imported image
     if sop_class == ImageSopClass.SECONDARY_CAPTURE:
-        _default(ds, "ImageType", ["DERIVED", "SECONDARY"])
+        _image_type(ds, "DERIVED", "SECONDARY", derived)
         _default(ds, "ConversionType", "WSD")
         _default(ds, "DateOfSecondaryCapture", ds.get("ContentDate", ""))
         _default(ds, "TimeOfSecondaryCapture", ds.get("ContentTime", ""))
         return
     if "ConversionType" in ds:  # SC Equipment is not part of the VL IODs
         del ds.ConversionType
-    _default(ds, "ImageType", ["DERIVED" if derived else "ORIGINAL", "PRIMARY"])
+    _image_type(ds, "ORIGINAL", "PRIMARY", derived)
     _default(ds, "AcquisitionContextSequence", [])  # Acquisition Context, Type 2: empty
 
 

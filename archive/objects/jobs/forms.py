@@ -19,6 +19,7 @@ from archive.objects.jobs.params import (
     UidPolicy,
     VideoClass,
 )
+from archive.objects.metadata import MetadataRefused, template_attributes
 from archive.pickers import ArchiveObjectField, PickLevel
 
 IMAGE_CLASS_LABELS = {ImageClass.SECONDARY_CAPTURE: "Secondary Capture",
@@ -132,7 +133,15 @@ class CreateForm(ConversionForm):
 
     def clean_template_file(self) -> str | None:
         upload = self.cleaned_data.get("template_file")
-        return _text_file(upload, "template") if upload else None
+        if not upload:
+            return None
+        text = _text_file(upload, "template")
+        try:
+            template_attributes(text)
+        except MetadataRefused as exc:
+            reason = str(exc)
+            raise forms.ValidationError(reason[:1].upper() + reason[1:]) from None
+        return text
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
