@@ -12,6 +12,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from archive.objects.edit import (
+    NewUids,
     changes_from_dcmodify,
     changes_from_json,
     changes_from_xml,
@@ -157,10 +158,30 @@ def test_xml_and_json_updates_from_dcmtk(tool: str, tmp_path: Path) -> None:
     assert tags_of(list(untouched)) <= {"(0010,0010)", "(0008,0050)", "(0008,1110)"}
 
 
+@pytest.mark.parametrize(("line", "new_uids", "why"), [
+    ("-e PatientID", False, "cannot remove PatientID (0010,0020)"),
+    ("-ep", False, "cannot remove the private elements"),
+    ("-ma PatientID=x", False, "not PatientID (0010,0020) at every depth"),
+    ("-i ReferencedStudySequence[0].ReferencedSOPInstanceUID=1.2.3", False,
+     "replaces the whole sequence"),
+    ("-i ReferencedStudySequence[0]", False, "replaces the whole sequence"),
+    ("-i PatientID=123", True, "no option to generate new UIDs"),
+])
+def test_an_edit_xml2dcm_cannot_make_says_why(line: str, new_uids: bool, why: str) -> None:
+    """xml2dcm (-i/-x/-o, a merge that only sets values) has no removal, no UID option,
+    and a sequence in its document replaces the file's: the dcm4che line says so, as a
+    shell comment, and no xml2dcm command is offered."""
+    uids = NewUids(study=True, series=True, instance=True) if new_uids else None
+    lines = dict(edit_command_lines(changes_from_dcmodify(line), uids, "in.dcm", "out.dcm"))
+    assert lines["dcm4che"].startswith("# no dcm4che line: ")
+    assert why in lines["dcm4che"] and "xml2dcm -i" not in lines["dcm4che"]
+    assert "dcmodify" in lines["DCMTK"]
+
+
 def test_command_lines_name_dcmodify_and_xml2dcm(tmp_path: Path) -> None:
     lines = dict(edit_command_lines(changes_from_dcmodify(EDIT), None, "in.dcm", "out.dcm"))
     assert "dcmodify" in lines["DCMTK"] and "-e '(0010,1010)'" in lines["DCMTK"]
-    assert "dcm4che" not in lines  # xml2dcm has no removal
+    assert lines["dcm4che"].startswith("# no dcm4che line: xml2dcm only sets values")
     only_sets = changes_from_dcmodify("-i PatientID=123")
     lines = dict(edit_command_lines(only_sets, None, "in.dcm", "out.dcm"))
     assert lines["dcm4che"].startswith("xml2dcm -i in.dcm -x - -o out.dcm")

@@ -50,6 +50,10 @@ REFUSED = [
     ("-i (0009,1010)=x", "(0009,1010)"),  # raw private tag without a creator
     ('-i (0009,"ACME",10)=x', "VR"),  # unknown private element: VR needed
     ("-i ReferencedStudySequence[*].ReferencedSOPInstanceUID=1.2", "[*]"),
+    ("-m PixelData=00", "PixelData"),  # written by a conversion, never typed
+    ("-i FloatPixelData=00", "FloatPixelData"),
+    ("-i (7FE0,0001)=00", "ExtendedOffsetTable"),
+    ("-ea PixelData", "PixelData"),
 ]
 
 
@@ -87,6 +91,17 @@ def test_encapsulated_pixel_description_is_not_edited(tmp_path: Path) -> None:
     with pytest.raises(EditRefused, match="compressed"):
         edit_file(CORPUS / "JLSL_08_07_0_1F.dcm", tmp_path / "x.dcm",
                   changes_from_dcmodify("-m Columns=64"))
+
+
+@pytest.mark.parametrize("name", ["SC_rgb.dcm", "JLSL_08_07_0_1F.dcm"])
+@pytest.mark.parametrize("line", ["-m PixelData=00\\01", "-i PixelData=00", "-e PixelData"])
+def test_pixel_data_is_never_edited_as_typed_bytes(name: str, line: str,
+                                                    tmp_path: Path) -> None:
+    """Uncompressed (a wrong length would break the file) or compressed (the fragments
+    would be lost): refused, whatever the length given."""
+    with pytest.raises(EditRefused, match=r"PixelData .* is not edited here"):
+        edit_file(CORPUS / name, tmp_path / "x.dcm", changes_from_dcmodify(line))
+    assert not (tmp_path / "x.dcm").exists()
 
 
 def test_parse_errors_name_the_line_or_row() -> None:

@@ -124,6 +124,9 @@ def test_new_uids_replace_the_originals_without_leaving_two_rows(
     records = AttributeEdit.objects.all()
     assert {r.sop_instance_uid_before for r in records} == old_uids
     assert {r.instance_id for r in records} == {i.pk for i in rows}
+    job_page = logged_in(operator).get(f"/jobs/{job.pk}/").content.decode()
+    assert "-gst -gse -gin" in job_page  # dcmodify draws new UIDs; xml2dcm cannot, and says so
+    assert "no dcm4che line: xml2dcm has no option to generate new UIDs" in job_page
 
 
 def test_keeping_the_originals_makes_linked_copies(
@@ -164,6 +167,7 @@ def test_a_failed_edit_changes_nothing(celery_worker_process: Path, operator: Us
     ([{"path": "Modality", "action": "remove"}], "Modality"),
     ([{"path": "SOPInstanceUID", "action": "remove"}], "SOPInstanceUID"),
     ([{"path": "(0002,0010)", "action": "insert", "value": "1.2.840.10008.1.2"}], "0002"),
+    ([{"path": "PixelData", "action": "modify", "value": "00"}], "not edited here"),
 ])
 def test_edits_that_would_break_a_file_are_422(operator: User, changes: list[dict[str, str]],
                                                words: str) -> None:
@@ -204,3 +208,47 @@ def test_an_edit_that_gives_two_files_one_uid_changes_nothing(
     assert sorted(Instance.objects.values_list("pk", flat=True)) == sorted(files)
     for instance in Instance.objects.all():
         assert absolute_path(instance.file_path).read_bytes() == files[instance.pk]
+
+
+@pytest.mark.parametrize(("row", "shown"), [
+    ({"path_0": "StudyDate", "action_0": "insert", "value_0": "2024-13-45"},
+     "StudyDate (0008,0020): &#x27;2024-13-45&#x27; is not a valid DA value"),
+    ({"path_0": "PatientSex", "action_0": "insert", "value_0": "a" * 20}, "PatientSex"),
+    ({"path_0": "Modality", "action_0": "remove"}, "Removing Modality (0008,0060) is refused"),
+    ({"path_0": "PixelData", "action_0": "insert", "value_0": "00"},
+     "PixelData (7FE0,0010) is not edited here"),
+], ids=["calendar-date", "CS-length", "type-1", "pixel-data"])
+def test_the_form_shows_why_an_edit_is_refused(operator: User, row: dict[str, str],
+                                               shown: str) -> None:
+    """The browser form: 422, the page again with the reason, and no job."""
+    instances = archived_study(1)
+    response = logged_in(operator).post("/jobs/new/edit/", {
+        "instances": str(instances[0].pk), "how": "form", "output": "archive",
+        "uids": "keep", "originals": "replace", **row})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert shown in page, page[:4000]
+    assert not Job.objects.exists()
+
+
+def test_a_patient_id_change_onto_an_archived_patient_joins_that_patient(
+        celery_worker_process: Path, operator: User) -> None:
+    """The edited study moves under the patient already archived with that Patient ID:
+    one patient row for it (no duplicate), holding both studies; the emptied one goes."""
+    instances = archived_study()
+    with import_folder() as folder:
+        other = store_file(make_object(folder, patient_name="Other^Patient",
+                                       patient_id="OTHER-9", study_date="20230101",
+                                       modality="OT"), source=InstanceSource.PATH_IMPORT)
+    target = other.instance.series.study.patient
+    edited = instances[0].series.study
+    job = run_conversion("edit", operator, studies=[edited.pk],
+                         dcmodify="-m PatientID=OTHER-9")
+
+    assert job.status == JobStatus.SUCCEEDED, (job.error, list(job.items.values("message")))
+    assert list(Patient.objects.values_list("pk", "patient_id")) == [(target.pk, "OTHER-9")]
+    assert set(Study.objects.values_list("pk", "patient_id")) == {
+        (edited.pk, target.pk), (other.instance.series.study_id, target.pk)}
+    assert Instance.objects.count() == 3
+    for instance in Instance.objects.filter(series__study=edited):
+        assert dcmread(absolute_path(instance.file_path)).PatientID == "OTHER-9"

@@ -41,6 +41,7 @@ from archive.objects.edit.validate import check_result
 from archive.objects.edit.values import check_text, shown, to_value
 
 MEDIA_UIDS = {0x00080018: 0x00020003, 0x00080016: 0x00020002}
+PIXEL_GROUP = 0x7FE0  # Pixel Data, Float / Double Float Pixel Data and their offset tables
 
 
 @dataclass
@@ -134,6 +135,10 @@ class _Editor:
         group, number = element >> 16, element & 0xFFFF
         if number == 0:
             raise self.refuse(f"{tag_text(element)} is a group length, which is computed")
+        if group == PIXEL_GROUP:
+            raise self.refuse(f"{_label(tag_text(element), element)} is not edited here: the "
+                              "pixel data is written by a conversion (transcode or create), "
+                              "never as typed bytes")
         if group % 2 and number >= 0x1000 and _creator_tag(element) not in container:
             raise self.refuse(
                 f"private element {tag_text(element)} has no creator "

@@ -8,8 +8,10 @@ raw tag: an element named by creator is written in block 10 with its creator ins
 first (right when the creator holds block 10 or none does).
 
 dcm4che: ``xml2dcm -i in -x update.xml -o out`` merges a PS3.19 document; it only sets
-values (it has no removal, no "modify only if present" and no UID option), so the line is
-given when every change is an insert or modify of a top-level attribute.
+values (it has no removal, no "modify only if present" and no UID option), and a sequence
+in the document replaces the whole sequence of the file (its items as written), so the
+line is given when every change is an insert or modify of a top-level attribute and the
+UIDs stay. Otherwise the dcm4che line says in words (a shell comment) why there is none.
 """
 
 from __future__ import annotations
@@ -31,11 +33,33 @@ def edit_command_lines(changes: Iterable[AttributeChange], uids: NewUids | None,
                        source: str, destination: str) -> list[tuple[str, str]]:
     listed = list(changes)
     lines = [("DCMTK", _dcmodify(listed, uids, source, destination))]
-    update = _xml_update(listed)
-    if update is not None and not (uids and uids.any):
-        lines.append(("dcm4che", f"xml2dcm -i {shlex.quote(source)} -x - -o "
-                                 f"{shlex.quote(destination)} <<'XML'\n{update}\nXML"))
+    reason = _no_xml2dcm(listed, uids)
+    if reason is not None:
+        lines.append(("dcm4che", f"# no dcm4che line: {reason}; use the DCMTK line"))
+        return lines
+    lines.append(("dcm4che", f"xml2dcm -i {shlex.quote(source)} -x - -o "
+                             f"{shlex.quote(destination)} <<'XML'\n{_xml_update(listed)}\nXML"))
     return lines
+
+
+def _no_xml2dcm(changes: list[AttributeChange], uids: NewUids | None) -> str | None:
+    """Why xml2dcm (``-i``/``-x``/``-o``, a merge that only sets values) cannot make this
+    edit; None when it can."""
+    if uids is not None and uids.any:
+        return "xml2dcm has no option to generate new UIDs"
+    for change in changes:
+        action, path = EditAction(change.action), change.attribute_path
+        if action == EditAction.REMOVE_PRIVATE or path is None:
+            return "xml2dcm only sets values, it cannot remove the private elements"
+        if action in (EditAction.REMOVE, EditAction.REMOVE_ALL):
+            return f"xml2dcm only sets values, it cannot remove {_named(path)}"
+        if action == EditAction.MODIFY_ALL:
+            return (f"xml2dcm sets attributes where the document puts them, not "
+                    f"{_named(path)} at every depth")
+        if len(path.steps) != 1 or path.names_item:
+            return (f"{path} is inside a sequence item, and a sequence in an xml2dcm update "
+                    "replaces the whole sequence with the items it writes")
+    return None
 
 
 def _dcmodify(changes: list[AttributeChange], uids: NewUids | None, source: str,
@@ -79,13 +103,23 @@ def _dcmtk_path(path: AttributePath) -> str:
     return ".".join(parts)
 
 
-def _xml_update(changes: list[AttributeChange]) -> str | None:
+def _named(path: AttributePath) -> str:
+    """A path for a sentence: a dictionary element with its keyword first."""
+    element = path.leaf.element
+    if len(path.steps) == 1 and not isinstance(element, PrivateElement):
+        try:
+            return f"{dictionary_keyword(element)} {path}"
+        except KeyError:
+            pass
+    return str(path)
+
+
+def _xml_update(changes: list[AttributeChange]) -> str:
+    """The PS3.19 update document of top-level sets (``_no_xml2dcm`` said it can be)."""
     root = ET.Element("NativeDicomModel")
     for change in changes:
         path = change.attribute_path
-        if (EditAction(change.action) not in (EditAction.INSERT, EditAction.MODIFY)
-                or path is None or len(path.steps) != 1 or path.names_item):
-            return None
+        assert path is not None
         element = path.leaf.element
         attrs: dict[str, str] = {}
         if isinstance(element, PrivateElement):

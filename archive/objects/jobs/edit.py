@@ -1,16 +1,18 @@
 """The ``edit`` run. In the archive every file of the set is edited into a staging folder
-first; only when all of them are, the edited files take their originals' places in the
-index one by one (each original's file goes once its edited file is in), each with its
-before/after record. Should the archive refuse one then (a full disk), the edit stops
-there and the job says which files are edited and which are unchanged.
-Files from a server path or an upload are edited one by one into a ZIP or a folder."""
+first; only when all of them are, the edited files go into the index one by one, the
+originals kept (an original whose row an edited file takes has its file linked aside).
+Only when every edited file is in do the originals go and the before/after records get
+written. Should the archive refuse one partway (a full disk), the ones already stored are
+taken out again and the originals put back (``reindex.roll_back``): a failed edit loses
+nothing, and the job says so. Files from a server path or an upload are edited one by one
+into a ZIP or a folder."""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pydicom import dcmread
@@ -36,8 +38,15 @@ from archive.objects.edit import (
     edit_file,
 )
 from archive.objects.jobs.params import ChangeSource, EditParams, Originals, UidPolicy
-from archive.objects.jobs.reindex import retire_instance, tidy
-from archive.reading import FileRejected, read_index_keys
+from archive.objects.jobs.reindex import (
+    IndexSnapshot,
+    StoredVersion,
+    keep_aside,
+    retire_instance,
+    roll_back,
+    tidy,
+)
+from archive.reading import FileRejected, IndexKeys, read_index_keys
 from archive.storage import absolute_path
 from netjobs.jobs.base import JobContext, JobFailed, JobOutcome
 from netjobs.models import ItemOutcome, Job, JobItem
@@ -146,7 +155,30 @@ def _edit_copies(ctx: JobContext, params: EditParams, items: list[WorkItem],
 
 
 # in the archive: all or nothing -------------------------------------------------------------
-Staged = tuple[WorkItem, Path, list[AppliedChange], str]  # item, edited file, changes, new UID
+@dataclass(frozen=True)
+class Staged:
+    """A file of the set edited in the staging folder, with what changed and the keys the
+    index will file it under."""
+
+    item: WorkItem
+    path: Path
+    applied: list[AppliedChange]
+    keys: IndexKeys
+
+    @property
+    def replaces_row(self) -> bool:
+        """Its store replaces the original's row (and file): the SOP Instance UID stays."""
+        return self.item.instance is not None and \
+            self.keys.sop_instance_uid == self.item.sop_instance_uid
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A staged file the archive took."""
+
+    staged: Staged
+    instance: Instance  # the edited file's row
+    version: StoredVersion
 
 
 def _edit_in_archive(ctx: JobContext, params: EditParams, items: list[WorkItem],
@@ -159,68 +191,119 @@ def _edit_in_archive(ctx: JobContext, params: EditParams, items: list[WorkItem],
         raise JobFailed(f"Nothing changed: {len(failures)} of {len(items)} file(s) could not "
                         f"be edited (first: {first_name}: {first_reason}).")
     ctx.log(f"All {len(staged)} file(s) edited in the staging folder; the archive follows.")
-    before = dict(Instance.objects.filter(pk__in=[i.instance for i in items]).values_list(
-        "pk", "series__study_id"))
-    patients = set(Instance.objects.filter(pk__in=before).values_list(
-        "series__study__patient_id", flat=True))
-    cache, touched = IndexCache(), set(before.values())
-    keep = params.originals == Originals.KEEP
+    snapshot = IndexSnapshot.take([i.instance for i in items if i.instance is not None],
+                                  [s.keys for s in staged if s.applied])
+    touched = {row["study_id"] for row in snapshot.series.values()}
+    patients = {row["patient_id"] for row in snapshot.studies.values()}
     try:
-        for number, (item, path, applied, _uid) in enumerate(staged, start=1):
-            ctx.set_progress(number)
-            if not applied:  # the values were already as asked: the file stays as it is
-                JobItem.objects.create(job=job, name=item.name[:512],
-                                       outcome=ItemOutcome.SUCCEEDED, message=described([]),
-                                       sop_instance_uid=item.sop_instance_uid)
-                continue
-            try:
-                study_id = _store(job, item, path, applied, cache, keep)
-            except (FileRejected, OSError) as exc:
-                _stop_partway(job, item, exc, staged[number:])
-                raise JobFailed(
-                    f"The archive did not take the edited {item.name} ({exc}): {number - 1} "
-                    f"file(s) before it are edited, it and the {len(staged) - number} after "
-                    "it are unchanged; retry failed only edits those.") from None
-            touched.add(study_id)
+        stored = _store_all(ctx, staged, snapshot, touched, patients)
+        _settle(job, staged, stored, params.originals == Originals.KEEP)
     finally:
         tidy(touched, patients)
 
 
-def _stop_partway(job: Job, item: WorkItem, exc: Exception, rest: list[Staged]) -> None:
-    JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.FAILED,
-                           sop_instance_uid=item.sop_instance_uid,
-                           message=f"edited, but the archive did not take it: {exc}; the "
-                                   "original is unchanged")
-    JobItem.objects.bulk_create([
-        JobItem(job=job, name=other.name[:512], outcome=ItemOutcome.SKIPPED,
-                sop_instance_uid=other.sop_instance_uid,
-                message="not applied: the edit stopped at an earlier file; unchanged")
-        for other, *_ in rest])
+def _store_all(ctx: JobContext, staged: list[Staged], snapshot: IndexSnapshot,
+               touched: set[int], patients: set[int]) -> list[Stored]:
+    """Every edited file into the index, the originals left (or kept aside) as they are;
+    on a failure the stored ones are rolled back and JobFailed says so. ``touched`` and
+    ``patients`` gain the studies and patients the stored files went to."""
+    job, cache = ctx.job, IndexCache()
+    aside = work_folder(job.pk) / "originals"
+    stored: list[Stored] = []
+    for number, one in enumerate(staged, start=1):
+        ctx.set_progress(number)
+        if not one.applied:  # the values were already as asked: the file stays as it is
+            continue
+        try:
+            stored.append(_store(job, one, cache, aside / f"{number:06d}.dcm"))
+            study = stored[-1].instance.series.study
+            touched.add(study.pk)
+            patients.add(study.patient_id)
+        except Exception as exc:
+            problems = roll_back(snapshot, [s.version for s in stored])
+            _stop_partway(job, staged, one, exc, len(stored), problems)
+            if not isinstance(exc, FileRejected | OSError):
+                raise
+            raise JobFailed(
+                f"The archive did not take the edited {one.item.name} ({exc}): nothing "
+                f"changed, the {len(stored)} edited file(s) already stored were taken out "
+                "again and every original is in place" + (
+                    f" except {len(problems)} (see the items)" if problems else "")
+                + ".") from None
+    return stored
 
 
-def _store(job: Job, item: WorkItem, path: Path, applied: list[AppliedChange],
-           cache: IndexCache, keep: bool) -> int:
-    """The edited file into the index in its original's place (or beside it), with its
-    before/after record; returns the study it is in now."""
-    result = store_file(path, source=InstanceSource.EDIT,
-                        source_detail=f"job {job.pk}: edit of {item.name}",
-                        policy=DuplicatePolicy.REPLACE, cache=cache, job=job)
+def _store(job: Job, one: Staged, cache: IndexCache, aside: Path) -> Stored:
+    """The edited file into the index, in its original's row when the SOP Instance UID
+    stayed (the original's file linked aside first), else beside it."""
+    item = one.item
+    kept = keep_aside(item.instance, aside.parent, aside.name) if (
+        one.replaces_row and item.instance is not None) else None
+    try:
+        result = store_file(one.path, source=InstanceSource.EDIT,
+                            source_detail=f"job {job.pk}: edit of {item.name}",
+                            policy=DuplicatePolicy.REPLACE, cache=cache, job=job)
+    except BaseException:
+        if kept is not None:
+            kept.unlink(missing_ok=True)
+        raise
     new = result.instance
-    if new.pk != item.instance:
-        if keep:
-            Instance.objects.filter(pk=new.pk).update(derived_from_id=item.instance)
-        elif item.instance is not None:
-            retire_instance(item.instance, new.pk)
-    study_id = new.series.study_id
-    AttributeEdit.objects.create(
-        job=job, user=job.owner, username=job.owner.get_username() if job.owner else "",
-        instance_id=new.pk, study_id=study_id, sop_instance_uid_before=item.sop_instance_uid,
-        sop_instance_uid_after=new.sop_instance_uid, originals_kept=keep,
-        changes=[asdict(change) for change in applied])
-    JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.SUCCEEDED,
-                           message=described(applied), sop_instance_uid=new.sop_instance_uid,
-                           input_bytes=item.size or None, output_bytes=new.file_size)
-    return study_id
+    return Stored(one, new, StoredVersion(new.pk, new.file_path, item.instance, kept))
+
+
+def _settle(job: Job, staged: list[Staged], stored: list[Stored], keep: bool) -> None:
+    """Every edited file is in: the originals go (or stay, linked), and each instance gets
+    its before/after record."""
+    by_item = {id(s.staged): s for s in stored}
+    for one in staged:
+        item, done = one.item, by_item.get(id(one))
+        if done is None:
+            JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.SUCCEEDED,
+                                   message=described([]), sop_instance_uid=item.sop_instance_uid)
+            continue
+        new = done.instance
+        if new.pk != item.instance and item.instance is not None:
+            if keep:
+                Instance.objects.filter(pk=new.pk).update(derived_from_id=item.instance)
+            else:
+                retire_instance(item.instance, new.pk)
+        AttributeEdit.objects.create(
+            job=job, user=job.owner, username=job.owner.get_username() if job.owner else "",
+            instance_id=new.pk, study_id=new.series.study_id,
+            sop_instance_uid_before=item.sop_instance_uid,
+            sop_instance_uid_after=new.sop_instance_uid, originals_kept=keep,
+            changes=[asdict(change) for change in one.applied])
+        JobItem.objects.create(job=job, name=item.name[:512], outcome=ItemOutcome.SUCCEEDED,
+                               message=described(one.applied),
+                               sop_instance_uid=new.sop_instance_uid,
+                               input_bytes=item.size or None, output_bytes=new.file_size)
+
+
+def _stop_partway(job: Job, staged: list[Staged], failed: Staged, exc: Exception,
+                  rolled_back: int, problems: dict[int, str]) -> None:
+    """The items of a store that failed partway: the one the archive refused, and the
+    others, each unchanged (those already stored, taken out again)."""
+    position = staged.index(failed)
+    rows = []
+    for number, one in enumerate(staged):
+        if one is failed:
+            outcome, message = ItemOutcome.FAILED, (
+                f"edited, but the archive did not take it: {exc}; the original is unchanged")
+        elif number < position and one.item.instance in problems:
+            outcome, message = ItemOutcome.FAILED, (
+                f"stored, then not rolled back: {problems[one.item.instance or 0]}")
+        elif number < position and one.applied:
+            outcome, message = ItemOutcome.SKIPPED, (
+                "rolled back: stored, then taken out again because a later file of the set "
+                "failed; the original is in place")
+        else:
+            outcome, message = ItemOutcome.SKIPPED, (
+                "not applied: the edit stopped at another file of the set; unchanged")
+        rows.append(JobItem(job=job, name=one.item.name[:512], outcome=outcome,
+                            sop_instance_uid=one.item.sop_instance_uid, message=message[:4000]))
+    JobItem.objects.bulk_create(rows)
+    logger.warning("job %s: store failed partway (%s); %d stored file(s) rolled back",
+                   job.pk, exc, rolled_back)
 
 
 def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange],
@@ -236,7 +319,7 @@ def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange
         destination = folder / f"{number:06d}.dcm"
         try:
             applied = edit_file(Path(item.path), destination, changes, uid_map)
-            uid = read_index_keys(destination).keys.sop_instance_uid
+            keys = read_index_keys(destination).keys
         except EditRefused as exc:
             failures.append((item.name, str(exc)))
             continue
@@ -247,6 +330,7 @@ def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange
             logger.exception("job %s: editing %s crashed", ctx.job.pk, item.name)
             failures.append((item.name, f"internal error ({type(exc).__name__}: {exc})"))
             continue
+        uid = keys.sop_instance_uid
         if uid in taken:
             failures.append((item.name, f"the edit gives it the SOP Instance UID {uid}, which "
                                         f"{taken[uid]} of the set has too: one UID is one "
@@ -258,7 +342,7 @@ def _stage(ctx: JobContext, items: list[WorkItem], changes: list[AttributeChange
                                         "instance's: it would replace that one"))
             continue
         taken[uid] = item.name
-        staged.append((item, destination, applied, uid))
+        staged.append(Staged(item, destination, applied, keys))
         ctx.set_progress(number)
     return staged, failures
 
