@@ -65,7 +65,7 @@ def _by_uid(files: list[Path], keyword: str) -> dict[str, list[Dataset]]:
     found: dict[str, list[Dataset]] = {}
     for path in files:
         ds = dcmread(path, stop_before_pixels=True)
-        found.setdefault(str(ds.data_element(keyword).value), []).append(ds)
+        found.setdefault(str(ds[keyword].value), []).append(ds)
     return found
 
 
@@ -162,7 +162,7 @@ def test_multipart_xml_holds_the_same_results(archived: list[Path], viewer: User
     message = email.message_from_bytes(
         b"Content-Type: " + response["Content-Type"].encode() + b"\r\n\r\n" + response.content,
         policy=email.policy.HTTP)
-    parts = [from_native_xml(part.get_payload(decode=True)) for part in message.iter_parts()]
+    parts = [from_native_xml(part.get_content()) for part in message.iter_parts()]
     assert [part.get_content_type() for part in message.iter_parts()] == [
         "application/dicom+xml"] * len(as_json)
     assert sorted(str(ds.SeriesInstanceUID) for ds in parts) == sorted(
