@@ -130,3 +130,31 @@ def test_non_ascii_into_an_ascii_data_set_switches_to_utf8(tmp_path: Path) -> No
     assert ds.SpecificCharacterSet == "ISO_IR 192"
     assert str(ds.PatientName) == "Müller^Jörg"
     assert any("Müller^Jörg" in line for line in dcmdump_lines(out))
+
+
+@pytest.mark.parametrize(("sop_class", "extra", "line", "module"), [
+    ("1.2.840.10008.5.1.4.1.1.77.1.4", {}, "-e ImageType", "VL Image"),
+    ("1.2.840.10008.5.1.4.1.1.128", {"FrameReferenceTime": 0, "ImageIndex": 1},
+     "-e ImageIndex", "PET Image"),
+    ("1.2.840.10008.5.1.4.1.1.104.1", {"EncapsulatedDocument": b"%PDF",
+                                        "MIMETypeOfEncapsulatedDocument": "application/pdf",
+                                        "BurnedInAnnotation": "NO"},
+     "-e InstanceNumber", "Encapsulated Document"),
+    ("1.2.840.10008.5.1.4.1.1.88.59", {"ContentDate": "20240101", "ContentTime": "1200"},
+     "-e ContentDate", "Key Object Document"),
+    ("1.2.840.10008.5.1.4.1.1.88.11", {"CompletionFlag": "COMPLETE",
+                                        "VerificationFlag": "UNVERIFIED",
+                                        "ContentDate": "20240101", "ContentTime": "1200"},
+     "-e ContentTime", "SR Document General"),
+])
+def test_type_1_attributes_of_the_iods_the_console_makes(
+        sop_class: str, extra: dict[str, object], line: str, module: str) -> None:
+    """PS3.3: the module's Type 1 attributes, present in the data set, may not be removed."""
+    ds = dcmread(CORPUS / "SC_rgb.dcm")
+    ds.SOPClassUID = sop_class
+    ds.InstanceNumber = 1
+    for keyword, value in extra.items():
+        setattr(ds, keyword, value)
+    with pytest.raises(EditRefused) as refused:
+        check_changes(ds, changes_from_dcmodify(line))
+    assert module in refused.value.message

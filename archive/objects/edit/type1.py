@@ -23,6 +23,9 @@ SC_CLASSES = "1.2.840.10008.5.1.4.1.1.7"
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
+VL_CLASSES = "1.2.840.10008.5.1.4.1.1.77.1."  # VL Endoscopic, Microscopic, Photographic…
+PET_IMAGE = "1.2.840.10008.5.1.4.1.1.128"
+KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
@@ -102,11 +105,21 @@ MODULES: tuple[Type1Module, ...] = (
                 ("ImageType", "ScanningSequence", "SequenceVariant")),
     Type1Module("Segmentation Image", "C.8.20.2", _sop_class(SEGMENTATION),
                 ("ImageType", "SegmentationType", "SegmentSequence")),
+    Type1Module("PET Image", "C.8.9.4", _sop_class(PET_IMAGE),
+                ("ImageType", "RescaleIntercept", "RescaleSlope", "FrameReferenceTime",
+                 "ImageIndex")),
+    Type1Module("VL Image", "C.8.12.1", _sop_class(VL_CLASSES, exact=False),
+                ("ImageType", "SamplesPerPixel", "PhotometricInterpretation",
+                 "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation")),
     Type1Module("Encapsulated Document", "C.24.2", _has("EncapsulatedDocument"),
-                ("MIMETypeOfEncapsulatedDocument", "EncapsulatedDocument",
+                ("InstanceNumber", "MIMETypeOfEncapsulatedDocument", "EncapsulatedDocument",
                  "BurnedInAnnotation")),
     Type1Module("SR Document General", "C.17.2", _has("CompletionFlag"),
-                ("CompletionFlag", "VerificationFlag")),
+                ("InstanceNumber", "ContentDate", "ContentTime", "CompletionFlag",
+                 "VerificationFlag")),
+    Type1Module("Key Object Document", "C.17.6.2", _sop_class(KEY_OBJECT_SELECTION),
+                ("InstanceNumber", "ContentDate", "ContentTime",
+                 "CurrentRequestedProcedureEvidenceSequence")),
 )
 
 
