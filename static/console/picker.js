@@ -93,7 +93,10 @@
           return response.json();
         })
         .then(function (data) {
-          if (ticket === asked) { show(data.results, data.more); }
+          // a late answer for a box the user has left would reopen its list over the next one
+          if (ticket === asked && document.activeElement === input) {
+            show(data.results, data.more);
+          }
         })
         .catch(function (error) { status.textContent = "Search failed: " + error.message; });
     }
