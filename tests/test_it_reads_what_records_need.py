@@ -1,8 +1,8 @@
-"""read_header reads what records need, fast, and keeps the file meta."""
+"""read_header reads what records need and keeps the file meta (its speed is measured by
+bench/dicomdir_bench.py, never asserted here)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pydicom
@@ -25,15 +25,16 @@ def _ct_files(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def test_500_ct_headers_read_quickly(tmp_path: Path) -> None:
-    paths = _ct_files(tmp_path, 500)
-    started = time.perf_counter()
+def test_ct_headers_give_the_records_of_the_whole_files(tmp_path: Path) -> None:
+    paths = _ct_files(tmp_path, 5)
     headers = [read_header(path) for path in paths]
-    seconds = time.perf_counter() - started
-    print(f"\nread_header: 500 CT files in {seconds:.3f} s")
-    assert seconds < 1.0  # goal 0.3 s on this machine; generous for a loaded CI
+    for path, header in zip(paths, headers, strict=True):
+        ours, theirs = instance_records(header, None), instance_records(
+            pydicom.dcmread(path), None)
+        assert ours.leaf_type == theirs.leaf_type
+        for level in ("patient", "study", "series", "leaf"):
+            assert getattr(ours, level) == getattr(theirs, level), level
     full = pydicom.dcmread(paths[0])
-    assert instance_records(headers[0], None) == instance_records(full, None)
     meta = headers[0].file_meta
     assert meta.TransferSyntaxUID == full.file_meta.TransferSyntaxUID
     assert meta.MediaStorageSOPInstanceUID == full.SOPInstanceUID
