@@ -2,14 +2,15 @@
 1 M instances, PostgreSQL).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/qido_bench \\
-        .venv/bin/python bench/qido_bench.py [--studies 20000] [--runs 50]
+        .venv/bin/python bench/qido_bench.py [--studies 20000] [--runs 50] [--reuse]
 
 The index is filled with ``--studies`` studies of one patient each, 2 series per study and
 25 instances per series (20,000 studies = 1,000,000 instances), rows only (no files: QIDO-RS
 reads only the index). Then each search below is asked ``--runs`` times through the Django
 test client (view, matching, JSON; no network) as a logged-in Viewer, and its median and
 95th percentile are printed. The database named by DATABASE_URL is emptied first: give a
-scratch one. A measurement, never an assertion.
+scratch one (``--reuse`` keeps rows an earlier run left there). A measurement, never an
+assertion.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def fill(studies: int) -> dict[str, str]:
                      source=InstanceSource.UPLOAD)
             for one in series for i in range(INSTANCES_PER_SERIES)], batch_size=BATCH)
         print(f"  {min(studies, first + BATCH)} studies", flush=True)
+    return known_values(studies)
+
+
+def known_values(studies: int) -> dict[str, str]:
     middle = studies // 2
     study_uid = f"1.2.826.0.1.3680043.9.7.1.{middle}"
     return {"study": study_uid, "series": f"{study_uid}.1", "instance": f"{study_uid}.1.7",
@@ -106,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--reuse", action="store_true", help="keep an earlier run's rows")
     args = parser.parse_args()
     setup_django()
     try:
@@ -117,8 +123,13 @@ def main() -> None:
 
         settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1"]
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        from archive.models import Study
+
         started = time.perf_counter()
-        known = fill(args.studies)
+        if args.reuse and Study.objects.count() == args.studies:
+            known = known_values(args.studies)
+        else:
+            known = fill(args.studies)
         instances = args.studies * SERIES_PER_STUDY * INSTANCES_PER_SERIES
         print(f"{args.studies} studies, {instances} instances ({engine}) filled in "
               f"{time.perf_counter() - started:.0f} s")

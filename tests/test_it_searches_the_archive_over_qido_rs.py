@@ -88,6 +88,8 @@ def test_studies_carry_the_files_values(archived: list[Path], viewer: User) -> N
         assert result["00080061"]["Value"] == sorted({f.Modality for f in files})
         assert _value(result, "00081190").endswith(f"/dicomweb/studies/{uid}")
         assert _value(result, "00080056") == "ONLINE"
+        # pydicom reads the object and writes it back the same: valid PS3.18 F.2 JSON
+        assert Dataset.from_json(result).to_json_dict() == result
 
 
 @pytest.mark.parametrize(("query", "patients"), [
@@ -147,6 +149,8 @@ def test_paging_and_includefield(archived: list[Path], viewer: User) -> None:
     assert "00081030" in one[0]
     every = client.get("/dicomweb/series", {"includefield": "all"}).json()
     assert all("00180015" in r and "00100040" in r for r in every)
+    instances = client.get("/dicomweb/instances", {"includefield": "all"}).json()
+    assert all(Dataset.from_json(r).to_json_dict() == r for r in [*every, *instances])
     response = client.get("/dicomweb/studies", {"includefield": "ImageComments",
                                                 "fuzzymatching": "true"})
     assert response.status_code == 200

@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.db.models import QuerySet
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from archive.matching import (
@@ -184,6 +185,41 @@ def _value(keyword: str, value: Any) -> Any:
     return formatted
 
 
+_NUMBER_VRS = frozenset({"IS", "US", "UL", "SS", "SL"})
+
+
+@cache
+def _attribute(keyword: str) -> tuple[str, str]:
+    """The JSON key (8 hex digits) and VR of a keyword."""
+    tag = tag_for_keyword(keyword) or 0
+    return f"{tag:08X}", dictionary_VR(tag)
+
+
+def json_attribute(vr: str, value: Any) -> dict[str, Any]:
+    """One attribute in the DICOM JSON model (PS3.18 F.2): no "Value" when empty, numbers
+    for IS and the binary integer VRs, PersonName objects for PN."""
+    values = value if isinstance(value, list) else [value]
+    values = [v for v in values if v is not None and v != ""]
+    if not values:
+        return {"vr": vr}
+    if vr == "PN":
+        return {"vr": vr, "Value": [{"Alphabetic": str(v)} for v in values]}
+    if vr in _NUMBER_VRS:
+        return {"vr": vr, "Value": [int(v) for v in values]}
+    return {"vr": vr, "Value": [str(v) for v in values]}
+
+
+def _result(search: Search, paths: dict[str, str], row: dict[str, Any],
+            url: str) -> dict[str, Any]:
+    found = {"00080005": {"vr": "CS", "Value": ["ISO_IR 192"]},
+             "00080056": {"vr": "CS", "Value": [AVAILABILITY]},
+             "00081190": {"vr": "UR", "Value": [url]}}
+    for keyword, path in paths.items():
+        key, vr = _attribute(keyword)
+        found[key] = json_attribute(vr, _value(keyword, row[path]))
+    return dict(sorted(found.items()))
+
+
 def run_search(search: Search, retrieve_base: str) -> tuple[list[dict[str, Any]], bool]:
     """DICOM JSON objects of the matches, in index order, and whether more follow.
     ``retrieve_base`` is the absolute URL of /dicomweb (for RetrieveURL)."""
@@ -196,18 +232,12 @@ def run_search(search: Search, retrieve_base: str) -> tuple[list[dict[str, Any]]
     more = len(rows) > search.limit
     results = []
     for row in rows[: search.limit]:
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        for keyword, path in paths.items():
-            setattr(ds, keyword, _value(keyword, row[path]))
         url = retrieve_base + "/studies/" + row[uid_paths[Level.STUDY]]
         if search.level != Level.STUDY:
             url += "/series/" + row[uid_paths[Level.SERIES]]
         if search.level == Level.IMAGE:
             url += "/instances/" + row[uid_paths[Level.IMAGE]]
-        ds.RetrieveURL = url
-        ds.InstanceAvailability = AVAILABILITY
-        results.append(ds.to_json_dict())
+        results.append(_result(search, paths, row, url))
     return results, more
 
 
