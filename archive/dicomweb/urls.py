@@ -13,4 +13,8 @@ urlpatterns = [
          name="study_instances"),
     path("dicomweb/studies/<str:study>/series/<str:series>/instances", views.series_instances,
          name="series_instances"),
+    path("dicomweb/studies/<str:study>", views.retrieve, name="study"),
+    path("dicomweb/studies/<str:study>/series/<str:series>", views.retrieve, name="series"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
+         views.retrieve, name="instance"),
 ]

@@ -1,4 +1,5 @@
-"""QIDO-RS resources under /dicomweb/ (PS3.18 10.6): thin adapters over qido.py.
+"""QIDO-RS searches (PS3.18 10.6) and WADO-RS retrieval (10.4) under /dicomweb/: thin
+adapters over qido.py and wado.py.
 
 Answers are DICOM JSON (``application/dicom+json``) or, when the Accept header asks for
 ``multipart/related; type="application/dicom+xml"``, one PS3.19 Native DICOM Model part per
@@ -13,9 +14,10 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.http import require_safe
 
+from archive.dicomweb import wado
 from archive.dicomweb.auth import dicomweb_role, refusal
 from archive.dicomweb.qido import Level, SearchError, as_datasets, parse_search, run_search
 from archive.inspect.nativexml import to_native_xml
@@ -107,3 +109,27 @@ instances = _view(Level.IMAGE)
 study_series = _view(Level.SERIES, "StudyInstanceUID")
 study_instances = _view(Level.IMAGE, "StudyInstanceUID")
 series_instances = _view(Level.IMAGE, "StudyInstanceUID", "SeriesInstanceUID")
+
+
+@login_not_required
+@require_safe
+@dicomweb_role(Role.VIEWER)
+def retrieve(request: HttpRequest, study: str, series: str | None = None,
+             instance: str | None = None) -> HttpResponseBase:
+    """The study's, series' or instance's files as multipart/related application/dicom."""
+    try:
+        wanted = wado.acceptable(request.headers.get("Accept", ""))
+        deliveries = wado.deliveries(wado.instances(study, series, instance), wanted)
+    except wado.NotFound as exc:
+        return refusal(404, str(exc).capitalize() + ".")
+    except wado.NotAcceptable as exc:
+        logger.info("WADO-RS %s refused: %s", request.get_full_path(), exc)
+        return refusal(406, str(exc))
+    boundary = wado.new_boundary()
+    response = StreamingHttpResponse(
+        wado.multipart(deliveries, boundary),
+        content_type=f'multipart/related; type="{wado.DICOM}"; boundary={boundary}')
+    syntaxes = {d.syntax for d in deliveries}
+    if len(syntaxes) == 1:
+        response["Content-Type"] += f"; transfer-syntax={syntaxes.pop()}"
+    return response
