@@ -13,8 +13,9 @@ urlpatterns = [
          name="study_instances"),
     path("dicomweb/studies/<str:study>/series/<str:series>/instances", views.series_instances,
          name="series_instances"),
-    path("dicomweb/studies/<str:study>", views.retrieve, name="study"),
-    path("dicomweb/studies/<str:study>/series/<str:series>", views.retrieve, name="series"),
+    path("dicomweb/studies/<str:study>", views.retrieve, name="retrieve_study"),
+    path("dicomweb/studies/<str:study>/series/<str:series>", views.retrieve,
+         name="retrieve_series"),
     path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
-         views.retrieve, name="instance"),
+         views.retrieve, name="retrieve_instance"),
 ]
