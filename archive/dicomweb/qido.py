@@ -97,12 +97,15 @@ def _number(params: Mapping[str, Sequence[str]], name: str, default: int) -> int
     return int(values[0])
 
 
-def _fields(level: Level, asked: list[str], relative: bool, warnings: list[str]) -> list[str]:
+def _fields(level: Level, asked: list[str], in_path: set[str],
+            warnings: list[str]) -> list[str]:
+    """What is returned: the level's defaults, those of each level above that the path does
+    not name (PS3.18 10.6.3: a search across studies returns study attributes too, one
+    relative to a study its series' ones), and what ``includefield`` adds."""
     defaults = list(DEFAULT_FIELDS[level])
-    if not relative:  # a search across studies also returns the levels above (PS3.18 10.6.3)
-        for upper in (Level.STUDY, Level.SERIES):
-            if ORDER.index(upper) < ORDER.index(level):
-                defaults = [*DEFAULT_FIELDS[upper], *defaults]
+    for upper in (Level.SERIES, Level.STUDY):
+        if ORDER.index(upper) < ORDER.index(level) and _UID_OF[upper] not in in_path:
+            defaults = [*DEFAULT_FIELDS[upper], *defaults]
     for upper in (Level.STUDY, Level.SERIES):  # the UIDs that place each result
         if ORDER.index(upper) < ORDER.index(level) and _UID_OF[upper] not in defaults:
             defaults.append(_UID_OF[upper])
@@ -164,7 +167,7 @@ def parse_search(level: Level, params: Mapping[str, Sequence[str]],
         limit = MAX_RESULTS
     return Search(level=level, matching=matching,
                   fields=_fields(level, list(params.get("includefield") or []),
-                                 bool(path_uids), warnings),
+                                 set(path_uids), warnings),
                   limit=limit, offset=_number(params, "offset", 0), warnings=warnings)
 
 
