@@ -29,7 +29,9 @@ def test_a_dead_listener_is_restarted(manager: ListenerManager) -> None:
     listener = Listener.objects.create(name="x", ae_title="CONSOLE", port=free_port())
     manager.reconcile()
     # The serve loop ends under the manager, as if its thread had crashed.
-    socketserver.BaseServer.shutdown(manager.running[listener.pk].server)
+    running = manager.running[listener.pk]
+    socketserver.BaseServer.shutdown(running.server)
+    running.thread.join(timeout=10)  # shutdown returns before the thread has ended
     manager.reconcile()
     listener.refresh_from_db()
     assert listener.status == ListenerStatus.FAILED and "unexpectedly" in listener.last_error
