@@ -212,8 +212,7 @@ def json_attribute(vr: str, value: Any) -> dict[str, Any]:
     return {"vr": vr, "Value": [str(v) for v in values]}
 
 
-def _result(search: Search, paths: dict[str, str], row: dict[str, Any],
-            url: str) -> dict[str, Any]:
+def _result(paths: dict[str, str], row: dict[str, Any], url: str) -> dict[str, Any]:
     found = {"00080005": {"vr": "CS", "Value": ["ISO_IR 192"]},
              "00080056": {"vr": "CS", "Value": [AVAILABILITY]},
              "00081190": {"vr": "UR", "Value": [url]}}
@@ -240,7 +239,7 @@ def run_search(search: Search, retrieve_base: str) -> tuple[list[dict[str, Any]]
             url += "/series/" + row[uid_paths[Level.SERIES]]
         if search.level == Level.IMAGE:
             url += "/instances/" + row[uid_paths[Level.IMAGE]]
-        results.append(_result(search, paths, row, url))
+        results.append(_result(paths, row, url))
     return results, more
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -18,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.views.decorators.http import require_safe
 
 from archive.dicomweb import wado
+from archive.dicomweb.accept import media_ranges, new_boundary
 from archive.dicomweb.auth import dicomweb_role, refusal
 from archive.dicomweb.qido import Level, SearchError, as_datasets, parse_search, run_search
 from archive.inspect.nativexml import to_native_xml
@@ -31,33 +31,24 @@ DICOM_XML = "application/dicom+xml"
 
 def _media_type(accept: str) -> str | None:
     """DICOM_JSON or DICOM_XML as the Accept header asks; None when it asks for neither."""
-    if not accept.strip():
-        return DICOM_JSON
-    for choice in accept.split(","):
-        kind, *parameters = (part.strip() for part in choice.split(";"))
-        kind = kind.lower()
-        if kind in (DICOM_JSON, "application/json", "*/*", "application/*"):
+    for media in media_ranges(accept):
+        if media.kind in (DICOM_JSON, "application/json", "*/*", "application/*"):
             return DICOM_JSON
-        if kind == "multipart/related":
-            types = [p.split("=", 1)[1].strip('"').lower() for p in parameters
-                     if p.lower().startswith("type=")]
-            if types == [DICOM_XML]:
-                return DICOM_XML
+        if media.kind == "multipart/related" and \
+                media.parameters.get("type", "").lower() == DICOM_XML:
+            return DICOM_XML
     return None
 
 
 def _warn(response: HttpResponseBase, request: HttpRequest, warnings: list[str]) -> None:
-    host = request.get_host()
-    for index, warning in enumerate(warnings):
-        value = f'299 {host} "{warning}"'
-        if index == 0:
-            response["Warning"] = value
-        else:
-            response["Warning"] += ", " + value
+    """The Warning header (PS3.18 8.4.3): code 299, this host, each warning quoted."""
+    if warnings:
+        host = request.get_host()
+        response["Warning"] = ", ".join(f'299 {host} "{warning}"' for warning in warnings)
 
 
 def _xml(datasets: list[Any]) -> HttpResponse:
-    boundary = uuid.uuid4().hex
+    boundary = new_boundary()
     parts = []
     for ds in datasets:
         parts.append(f"--{boundary}\r\nContent-Type: {DICOM_XML}\r\n\r\n".encode()
@@ -125,7 +116,7 @@ def retrieve(request: HttpRequest, study: str, series: str | None = None,
     except wado.NotAcceptable as exc:
         logger.info("WADO-RS %s refused: %s", request.get_full_path(), exc)
         return refusal(406, str(exc))
-    boundary = wado.new_boundary()
+    boundary = new_boundary()
     response = StreamingHttpResponse(
         wado.multipart(deliveries, boundary),
         content_type=f'multipart/related; type="{wado.DICOM}"; boundary={boundary}')

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydicom.uid import UID
 from archive.conversions.syntaxes import TargetSyntax
 from archive.conversions.transcode.convert import transcode_file
 from archive.conversions.transcode.options import TranscodeOptions
+from archive.dicomweb.accept import media_ranges
 from archive.models import Instance
 from archive.storage import absolute_path
 
@@ -55,31 +55,16 @@ class Acceptable:
         return ANY_SYNTAX in self.syntaxes or syntax in self.syntaxes
 
 
-def _parameters(parts: list[str]) -> dict[str, str]:
-    found = {}
-    for part in parts:
-        name, _, value = part.partition("=")
-        found[name.strip().lower()] = value.strip().strip('"')
-    return found
-
-
 def acceptable(accept: str) -> Acceptable:
     """The syntaxes an Accept header accepts for instances (PS3.18 8.7.3); NotAcceptable
     when it accepts no multipart application/dicom at all."""
     ranked: list[tuple[float, int, str]] = []
-    for index, choice in enumerate(accept.split(",") if accept.strip() else ["*/*"]):
-        kind, *rest = (part.strip() for part in choice.split(";"))
-        parameters = _parameters(rest)
-        try:
-            quality = float(parameters.get("q", "1"))
-        except ValueError:
-            quality = 1.0
-        kind = kind.lower()
-        if kind in ("*/*", "multipart/*") or (
-                kind == "multipart/related" and parameters.get("type", DICOM) == DICOM):
-            syntax = parameters.get("transfer-syntax", EXPLICIT_LE)
-            if quality > 0:
-                ranked.append((-quality, index, syntax))
+    for index, media in enumerate(media_ranges(accept)):
+        if media.quality > 0 and (media.kind in ("*/*", "multipart/*") or (
+                media.kind == "multipart/related"
+                and media.parameters.get("type", DICOM) == DICOM)):
+            syntax = media.parameters.get("transfer-syntax", EXPLICIT_LE)
+            ranked.append((-media.quality, index, syntax))
     if not ranked:
         raise NotAcceptable(f'instances are sent as multipart/related; type="{DICOM}" '
                             f"(with a transfer-syntax parameter, * for as stored), not "
@@ -177,7 +162,3 @@ def multipart(found: list[Delivery], boundary: str) -> Iterator[bytes]:
             return
         yield b"\r\n"
     yield f"--{boundary}--\r\n".encode()
-
-
-def new_boundary() -> str:
-    return uuid.uuid4().hex

@@ -37,6 +37,12 @@ def has_value(ds: Dataset, elem: Element) -> bool:
     return elem.VM > 0 and elem.value is not None
 
 
+def valued(ds: Dataset, tag: BaseTag) -> Element | None:
+    """The element of ``ds`` at ``tag`` when it holds a value (else None), undecoded."""
+    elem = ds.get_item(tag)
+    return elem if elem is not None and has_value(ds, elem) else None
+
+
 def text(ds: Dataset, tag: BaseTag) -> str:
     """The element's value as text ("" when absent or empty); values joined by a backslash."""
     elem = ds.get_item(tag)

@@ -33,11 +33,12 @@ from pydicom.values import convert_SQ
 
 _CHUNK = 16384
 _MAX_HEADER = 64 * 1024 * 1024  # a header larger than this is left to dcmread
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+UNDEFINED = 0xFFFFFFFF  # an undefined length
+ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
 _CHARSET = 0x00080005
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR",
+# explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2)
+LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR",
                        b"UT", b"SV", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS",
                         b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
@@ -95,7 +96,7 @@ def _header(source: _Bytes, pos: int, implicit: bool) -> tuple[int, bytes, int, 
     if implicit or group == 0xFFFE:
         return group << 16 | element, b"", length, pos + 8
     vr = data[pos + 4:pos + 6]
-    if vr in _LONG_VRS:
+    if vr in LONG_VRS:
         data = source.need(pos + 12)
         return group << 16 | element, vr, int.from_bytes(data[pos + 8:pos + 12], "little"), \
             pos + 12
@@ -112,16 +113,16 @@ def _after_undefined(source: _Bytes, pos: int, implicit: bool) -> int:
         if len(in_item) > _MAX_NESTING:
             raise NotScanned
         tag, vr, length, value = _header(source, pos, implicit)
-        if (in_item[-1] and tag == _ITEM_END) or (not in_item[-1] and tag == _SEQUENCE_END):
+        if (in_item[-1] and tag == ITEM_END) or (not in_item[-1] and tag == SEQUENCE_END):
             in_item.pop()
             pos = value
             continue
-        if not in_item[-1] and tag != _ITEM:
+        if not in_item[-1] and tag != ITEM:
             raise NotScanned
-        if length == _UNDEFINED:
+        if length == UNDEFINED:
             if vr == b"UN":  # an Implicit VR sequence inside an explicit one
                 raise NotScanned
-            in_item.append(tag == _ITEM)
+            in_item.append(tag == ITEM)
             pos = value
         else:
             pos = value + length
@@ -141,7 +142,7 @@ def _meta(source: _Bytes) -> tuple[FileMetaDataset, str, int]:
         if data[pos:pos + 2] != b"\x02\x00":
             break
         tag, vr, length, value = _header(source, pos, False)
-        if length == _UNDEFINED or not vr:
+        if length == UNDEFINED or not vr:
             raise NotScanned
         data = source.need(value + length)
         if tag in _META_TAGS:
@@ -173,9 +174,10 @@ def _walk(source: _Bytes, pos: int, implicit: bool, wanted: Mapping[int, str],
     found: dict[BaseTag, RawDataElement | DataElement] = {}
     charset: bytes | None = None
     sequences: list[tuple[int, bytes]] = []
+    # _header's parsing, inlined: this loop runs once per element of every file
     data = source.data
     size = len(data)
-    short, long_vrs, short_vrs = _SHORT.unpack_from, _LONG_VRS, _SHORT_VRS
+    short, long_vrs, short_vrs = _SHORT.unpack_from, LONG_VRS, _SHORT_VRS
     while True:
         if pos + 12 > size:
             if pos + 8 > size and source.ends_at(pos):
@@ -204,7 +206,7 @@ def _walk(source: _Bytes, pos: int, implicit: bool, wanted: Mapping[int, str],
             value = pos + 8
         else:
             raise NotScanned  # no VR pydicom would take as explicit
-        if length == _UNDEFINED:
+        if length == UNDEFINED:
             if vr not in (b"", b"SQ"):
                 raise NotScanned
             pos = _after_undefined(source, value, implicit)

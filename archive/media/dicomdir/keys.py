@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_VR
 from pydicom.tag import BaseTag
+
+from archive.media.dicomdir.elements import keyword_tag
 
 
 class KeyType(StrEnum):
@@ -37,15 +39,12 @@ def _keys(spec: str) -> tuple[RecordKey, ...]:
     keys = []
     for word in spec.split():
         keyword, _, kind = word.partition(":")
-        number = tag_for_keyword(keyword)
-        if number is not None:
-            keys.append(RecordKey(keyword, KeyType(kind), BaseTag(number),
-                                  dictionary_VR(number)))
-        elif keyword in _RETIRED:
+        if keyword in _RETIRED:
             number, vr = _RETIRED[keyword]
             keys.append(RecordKey(keyword, KeyType(kind), BaseTag(number), vr))
-        else:
-            raise ValueError(f"no such attribute keyword: {keyword}")
+        else:  # ValueError for a keyword the dictionary does not know
+            tag = keyword_tag(keyword)
+            keys.append(RecordKey(keyword, KeyType(kind), tag, dictionary_VR(tag)))
     return tuple(keys)
 
 

@@ -21,16 +21,13 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from archive.media.dicomdir.fileids import parse_file_id
+from archive.media.dicomdir.headers import ITEM, ITEM_END, LONG_VRS, SEQUENCE_END, UNDEFINED
 from archive.media.dicomdir.model import Directory, Record
 from archive.media.dicomdir.writer import MEDIA_STORAGE_DIRECTORY_STORAGE, RECORD_TAGS
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_NESTING = 64  # sequences inside a record, before the reading calls it broken
-UNDEFINED = 0xFFFFFFFF
-ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 RECORD_SEQUENCE = 0x00041220
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR",
-                       b"UT", b"SV", b"UV"})
 _SYNTAXES = {"1.2.840.10008.1.2.1": (False, True), "1.2.840.10008.1.2": (True, True),
              "1.2.840.10008.1.2.2": (False, False)}
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -91,7 +88,7 @@ class _Elements:
             vr = "" if group == 0xFFFE else _dictionary_vr(tag)
             return _Header(tag, vr, length, pos + 8)
         vr_bytes = data[pos + 4:pos + 6]
-        if vr_bytes in _LONG_VRS:
+        if vr_bytes in LONG_VRS:
             if pos + 12 > len(data):
                 raise _Broken(pos, f"the file ends at byte {len(data)}, inside an element header")
             (length,) = struct.unpack_from(self.endian + "I", data, pos + 8)

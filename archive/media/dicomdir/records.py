@@ -17,10 +17,10 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.tag import BaseTag, Tag
+from pydicom.tag import BaseTag
 
 from archive.media.dicomdir import headers
-from archive.media.dicomdir.elements import Element, has_value, keyword_tag, text
+from archive.media.dicomdir.elements import Element, keyword_tag, text, valued
 from archive.media.dicomdir.headers import as_explicit_little
 from archive.media.dicomdir.keys import (
     LEAF_KEYS,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _CHARSET_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UC", "UT"})
 _SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
+_VERIFICATION_DATE_TIME = BaseTag(0x0040A030)
 _PATIENT_ID, _STUDY_UID, _SERIES_UID = (keyword_tag(kw) for kw in (
     "PatientID", "StudyInstanceUID", "SeriesInstanceUID"))
 
@@ -105,11 +106,6 @@ class InstanceRecords:
                 text(self.series, _SERIES_UID))
 
 
-def _has_value(ds: Dataset, keyword: str) -> bool:
-    elem = ds.data_element(keyword) if keyword in ds else None
-    return elem is not None and elem.VM > 0 and elem.value is not None
-
-
 def _copy(elem: Element) -> Element:
     """The element for a record: a raw one as it is (immutable), a decoded one anew."""
     if isinstance(elem, RawDataElement):
@@ -127,11 +123,11 @@ def _latest_verification(ds: Dataset) -> DataElement | None:
     found = [
         str(item.VerificationDateTime)
         for item in ds.get("VerifyingObserverSequence", None) or []
-        if _has_value(item, "VerificationDateTime")
+        if valued(item, _VERIFICATION_DATE_TIME) is not None
     ]
     if not found:
         return None
-    return DataElement(Tag(0x0040A030), "DT", max(found))
+    return DataElement(_VERIFICATION_DATE_TIME, "DT", max(found))
 
 
 def _fill(
@@ -146,8 +142,7 @@ def _fill(
             if verification is not None:
                 record[key.tag] = verification
             continue
-        elem = ds.get_item(key.tag)
-        if elem is not None and has_value(ds, elem):
+        if (elem := valued(ds, key.tag)) is not None:
             record[key.tag] = _copy(elem)
         elif key.key_type is KeyType.EMPTY_OK:
             record[key.tag] = _empty(key)
@@ -175,8 +170,8 @@ def _with_charset(record: Dataset, ds: Dataset) -> Dataset:
     """The record, with the instance's SpecificCharacterSet where its text needs it; marked
     as holding Explicit VR Little Endian raw values when the header's are (so that they are
     written as they are)."""
-    charset = ds.get_item(_SPECIFIC_CHARACTER_SET)
-    if charset is not None and has_value(ds, charset) and _affected_by_charset(record):
+    charset = valued(ds, _SPECIFIC_CHARACTER_SET)
+    if charset is not None and _affected_by_charset(record):
         record[_SPECIFIC_CHARACTER_SET] = _copy(charset)
     if ds.original_encoding == (False, True):
         as_explicit_little(record)
@@ -204,7 +199,7 @@ def instance_records(ds: Dataset, inventor: Inventor | None) -> InstanceRecords:
             levels = (patient, study, series)
     elif not single:  # checked now, made when asked for
         missing.extend(key.keyword for _, keys in _UPPER_LEVELS for key in keys
-                       if key.key_type is KeyType.REQUIRED and not _present(ds, key))
+                       if key.key_type is KeyType.REQUIRED and valued(ds, key.tag) is None)
     leaf = _fill(leaf_type, LEAF_KEYS.get(leaf_type, ()), ds, inventor, missing, fixes)
     if missing:
         raise MissingRecordKeys(missing)
@@ -212,10 +207,6 @@ def instance_records(ds: Dataset, inventor: Inventor | None) -> InstanceRecords:
                            fixes=tuple(fixes), levels=levels,
                            source=ds if levels is None and not single else None)
 
-
-def _present(ds: Dataset, key: RecordKey) -> bool:
-    elem = ds.get_item(key.tag)
-    return elem is not None and has_value(ds, elem)
 
 
 def _header_tags() -> dict[BaseTag, str]:
