@@ -133,4 +133,6 @@ class ListenerManager:
             updates["last_error"] = error
         if status == ListenerStatus.STOPPED:
             updates["owner"] = ""
+        if status == ListenerStatus.FAILED:
+            updates["heartbeat_at"] = timezone.now()  # the retry wait counts from the failure
         Listener.objects.filter(pk=listener_id, owner=self.owner).update(**updates)
