@@ -147,10 +147,20 @@ CONVERSION_HELPERS = env_int("CONVERSION_HELPERS", 3)
 CONVERSION_RETENTION_HOURS = env_int("CONVERSION_RETENTION_HOURS", 72)
 CONVERSION_BATCH_FILES = env_int("CONVERSION_BATCH_FILES", 8)
 IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 20 * 1024**3)
+# STOW-RS (POST /dicomweb/studies): the largest request body and the largest part in it
+# (413 beyond), and what a SOP instance already in the archive gets ("keep", "replace" or
+# "reject", as a listener's duplicate policy).
+DICOMWEB_STOW_MAX_BYTES = env_int("DICOMWEB_STOW_MAX_BYTES", 4 * 1024**3)
+DICOMWEB_STOW_MAX_PART_BYTES = env_int("DICOMWEB_STOW_MAX_PART_BYTES", 2 * 1024**3)
+DICOMWEB_STOW_DUPLICATE_POLICY = os.environ.get("DICOMWEB_STOW_DUPLICATE_POLICY", "keep")
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_DIR / "tmp")
 FILE_UPLOAD_HANDLERS = ["archive.imports.uploads.LimitedTemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 20000)
 ARCHIVE_PAGE_SIZE = 50
+# The URL clients reach /dicomweb/ by, for the RetrieveURLs and BulkDataURIs in answers
+# (behind a proxy, or for clients that send a Host header without the port, as
+# dicomweb-client does); empty: taken from each request.
+DICOMWEB_PUBLIC_URL = os.environ.get("DICOMWEB_PUBLIC_URL", "").rstrip("/")
 # Largest frame (rows × columns × samples) the console decodes for display.
 RENDER_MAX_PIXELS = env_int("RENDER_MAX_PIXELS", 64 * 1024 * 1024)
 INSPECT_DIR = Path(os.environ.get("INSPECT_DIR", VAR_DIR / "inspect")).resolve()

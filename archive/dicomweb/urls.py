@@ -1,6 +1,6 @@
 from django.urls import path
 
-from archive.dicomweb import views
+from archive.dicomweb import resource_views, views
 
 app_name = "dicomweb"
 
@@ -18,4 +18,14 @@ urlpatterns = [
          name="retrieve_series"),
     path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
          views.retrieve, name="retrieve_instance"),
+    path("dicomweb/studies/<str:study>/metadata", resource_views.instance_metadata,
+         name="study_metadata"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/metadata",
+         resource_views.instance_metadata, name="series_metadata"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/metadata",
+         resource_views.instance_metadata, name="instance_metadata"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/frames/"
+         "<str:frame_list>", resource_views.instance_frames, name="instance_frames"),
+    path("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/bulkdata/"
+         "<path:element>", resource_views.bulkdata, name="bulkdata"),
 ]

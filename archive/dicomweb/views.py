@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.http import require_safe
@@ -29,7 +30,7 @@ DICOM_JSON = "application/dicom+json"
 DICOM_XML = "application/dicom+xml"
 
 
-def _media_type(accept: str) -> str | None:
+def dicom_model_media_type(accept: str) -> str | None:
     """DICOM_JSON or DICOM_XML as the Accept header asks; None when it asks for neither."""
     for media in media_ranges(accept):
         if media.kind in (DICOM_JSON, "application/json", "*/*", "application/*"):
@@ -38,6 +39,12 @@ def _media_type(accept: str) -> str | None:
                 media.parameters.get("type", "").lower() == DICOM_XML:
             return DICOM_XML
     return None
+
+
+def public_base(request: HttpRequest) -> str:
+    """The base URL of /dicomweb/ as clients reach it (DICOMWEB_PUBLIC_URL, else the
+    request's own)."""
+    return settings.DICOMWEB_PUBLIC_URL or request.build_absolute_uri("/dicomweb").rstrip("/")
 
 
 def _warn(response: HttpResponseBase, request: HttpRequest, warnings: list[str]) -> None:
@@ -59,14 +66,14 @@ def _xml(datasets: list[Any]) -> HttpResponse:
 
 
 def search(request: HttpRequest, level: Level, path_uids: dict[str, str]) -> HttpResponseBase:
-    media_type = _media_type(request.headers.get("Accept", ""))
+    media_type = dicom_model_media_type(request.headers.get("Accept", ""))
     if media_type is None:
         return refusal(406, f"QIDO-RS answers {DICOM_JSON} or multipart/related; "
                             f'type="{DICOM_XML}", not {request.headers.get("Accept")}')
     params = {name: request.GET.getlist(name) for name in request.GET}
     try:
         found = parse_search(level, params, path_uids)
-        results, more = run_search(found, request.build_absolute_uri("/dicomweb").rstrip("/"))
+        results, more = run_search(found, public_base(request))
     except SearchError as exc:
         logger.info("QIDO-RS %s refused: %s", request.get_full_path(), exc)
         return refusal(400, str(exc))

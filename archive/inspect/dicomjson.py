@@ -11,6 +11,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
@@ -23,6 +24,7 @@ TEXT_VRS = {"LT", "ST", "UT"}  # leading spaces significant: only trailing ones 
 STRING_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UC", "UI",
               "UR"}
 UTF8 = "ISO_IR 192"
+UNDEFINED_LENGTH = 0xFFFFFFFF
 
 
 def to_dicom_json(
@@ -43,8 +45,13 @@ def _dataset(ds: Dataset, prefix: list[int], bulk_uri: BulkUri | None, threshold
     for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset converts; keys() does not
         if tag.element == 0:  # group length
             continue
-        raw = ds.get_item(tag)
+        raw = ds.get_item(tag, keep_deferred=True)
         path = [*prefix, int(tag)]
+        deferred = deferred_binary_vr(raw)
+        if deferred is not None and bulk_uri is not None:
+            out[f"{tag:08X}"] = {"vr": deferred, "BulkDataURI": bulk_uri(format_path(path))}
+            continue
+        raw = ds.get_item(tag)
         if isinstance(raw, RawDataElement) and raw.VR == "UN":
             # Explicitly encoded as UN in the file: reported as stored, not as the
             # dictionary would have it (pydicom converts such elements when accessed).
@@ -101,6 +108,19 @@ def _person_name(value: Any) -> Any:
     cleaned = {group: text.rstrip("^ ") for group, text in value.items() if text}
     cleaned = {group: text for group, text in cleaned.items() if text}
     return cleaned or None
+
+
+def deferred_binary_vr(raw: DataElement | RawDataElement) -> str | None:
+    """The VR of a binary value pydicom has not read yet (a file read with ``defer_size``),
+    so that it can be named by a BulkDataURI without being read; None for anything else."""
+    if not isinstance(raw, RawDataElement) or raw.value is not None or not raw.length:
+        return None
+    if int(raw.tag) == 0x7FE00010 and raw.length == UNDEFINED_LENGTH:
+        return "OB"
+    vr = raw.VR or (dictionary_VR(raw.tag) if dictionary_has_tag(raw.tag) else "UN")
+    if " or " in vr:  # implicit VR: OB or OW values are OW (PS3.5 A.1), US or SS or OW too
+        vr = "OW" if "OW" in vr else vr
+    return vr if vr in BINARY_VRS else None
 
 
 def encapsulated_vr(element: DataElement) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import config, dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from archive.dicomdict import register_newer_transfer_syntaxes
@@ -34,7 +35,11 @@ AS_STORED = threading.Lock()
 
 
 def _convert_all(ds: Dataset) -> None:
-    for element in ds:
+    for tag in ds.keys():  # noqa: SIM118 - iterating a Dataset would read deferred values
+        raw = ds.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
+            continue  # deferred (a large value): read when it is asked for, if ever
+        element = ds[tag]
         if element.VR == "SQ":
             for item in element.value or []:
                 _convert_all(item)
@@ -49,27 +54,31 @@ TRUNCATED_WARNING = (
 )
 
 
-def _read(path: Path, as_stored: bool, stop_before_pixels: bool = False) -> Dataset:
+def _read(path: Path, as_stored: bool, stop_before_pixels: bool = False,
+          defer_size: int | None = None) -> Dataset:
     with AS_STORED:
         previous = config.replace_un_with_known_vr
         config.replace_un_with_known_vr = not as_stored
         try:
-            ds = dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+            ds = dcmread(path, force=True, stop_before_pixels=stop_before_pixels,
+                         defer_size=defer_size)
             _convert_all(ds)
         finally:
             config.replace_un_with_known_vr = previous
     return ds
 
 
-def load(path: Path) -> LoadedFile:
+def load(path: Path, defer_size: int | None = None) -> LoadedFile:
+    """With ``defer_size``, values longer than that are read only when asked for (the
+    metadata of a retrieve names them by BulkDataURI without reading them)."""
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             try:
-                ds = _read(path, as_stored=True)
+                ds = _read(path, as_stored=True, defer_size=defer_size)
             except (TypeError, KeyError, LookupError):
-                ds = _read(path, as_stored=False)
+                ds = _read(path, as_stored=False, defer_size=defer_size)
                 notes.append(UN_FALLBACK_WARNING)
             if len(ds) == 0 and path.stat().st_size > 132:
                 ds = _read(path, as_stored=True, stop_before_pixels=True)
