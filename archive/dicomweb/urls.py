@@ -1,10 +1,13 @@
 from django.urls import path
 
-from archive.dicomweb import resource_views, views
+from archive.dicomweb import resource_views, store_views, views
 
 app_name = "dicomweb"
 
 urlpatterns = [
+    # STOW-RS: POST stores; GET and HEAD go on to the QIDO-RS / WADO-RS views named below.
+    path("dicomweb/studies", store_views.studies, name="stow_studies"),
+    path("dicomweb/studies/<str:study>", store_views.study, name="stow_study"),
     path("dicomweb/studies", views.studies, name="studies"),
     path("dicomweb/series", views.series, name="series"),
     path("dicomweb/instances", views.instances, name="instances"),
