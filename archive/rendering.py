@@ -1,11 +1,13 @@
 """Decoding a frame and turning it into an 8-bit image for display: modality LUT (rescale),
-window (from the file, a preset, or typed), MONOCHROME1 inverted, palette colour, YBR to RGB.
+window (from the file, a preset, or typed; linear, linear exact or sigmoid VOI LUT function),
+MONOCHROME1 inverted, palette colour, YBR to RGB.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,24 @@ class RenderRefused(Exception):
     """The frame cannot or may not be decoded; the message says why."""
 
 
+class VoiFunction(StrEnum):
+    """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.3."""
+
+    LINEAR = "LINEAR"
+    LINEAR_EXACT = "LINEAR_EXACT"
+    SIGMOID = "SIGMOID"
+
+
 @dataclass(frozen=True)
 class Window:
     center: float
     width: float
+    function: VoiFunction = VoiFunction.LINEAR
+
+    @property
+    def valid(self) -> bool:
+        """LINEAR needs a width of at least 1 (C.11.2.1.2.1), the others above 0."""
+        return self.width >= 1 if self.function is VoiFunction.LINEAR else self.width > 0
 
 
 def _first(value: Any) -> float | None:
@@ -61,11 +77,17 @@ def frame_group_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
     return None
 
 
+def _function_of(item: Dataset) -> VoiFunction:
+    value = str(item.get("VOILUTFunction", "") or "").strip().upper()
+    return VoiFunction(value) if value in VoiFunction.__members__ else VoiFunction.LINEAR
+
+
 def _window_of(item: Dataset) -> Window | None:
     center, width = _first(item.get("WindowCenter")), _first(item.get("WindowWidth"))
-    if center is None or width is None or width < 1:
+    if center is None or width is None:
         return None
-    return Window(center, width)
+    window = Window(center, width, _function_of(item))
+    return window if window.valid else None
 
 
 def file_window(ds: Dataset, frame: int = 0) -> Window | None:
@@ -176,6 +198,28 @@ def linear_window(values: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def linear_exact_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """PS3.3 C.11.2.1.3.2 LINEAR_EXACT to 0..255."""
+    scaled = ((values - window.center) / window.width + 0.5) * 255.0
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def sigmoid_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """PS3.3 C.11.2.1.3.1 SIGMOID to 0..255."""
+    with np.errstate(over="ignore"):
+        scaled = 255.0 / (1.0 + np.exp(-4.0 * (values - window.center) / window.width))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """The window's VOI LUT function applied to modality values, to 0..255."""
+    if window.function is VoiFunction.SIGMOID:
+        return sigmoid_window(values, window)
+    if window.function is VoiFunction.LINEAR_EXACT:
+        return linear_exact_window(values, window)
+    return linear_window(values, window)
+
+
 def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None,
                frame: int = 0) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
@@ -189,7 +233,7 @@ def to_display(arr: np.ndarray, ds: Dataset, window: Window | None = None,
     values = modality_values(arr, ds, frame)
     chosen = window or file_window(ds, frame)
     if chosen is not None:
-        shown = linear_window(values, chosen)
+        shown = apply_window(values, chosen)
     else:
         if "VOILUTSequence" in ds:
             values = apply_voi_lut(values, ds).astype(np.float64)
