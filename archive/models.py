@@ -13,6 +13,7 @@ class InstanceSource(models.TextChoices):
     UPLOAD = "upload", "Browser upload"
     PATH_IMPORT = "path", "Server path import"
     DICOM = "dicom", "Received from an AE"
+    DICOMWEB = "dicomweb", "Received over DICOMweb"
     CONVERSION = "conversion", "Converted by a job"
     CREATED = "created", "Created by a job"
     EDIT = "edit", "Edited by a job"

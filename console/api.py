@@ -147,6 +147,7 @@ def revoke_token(request: HttpRequest, token_id: int) -> ApiToken:
 
 api.add_router("/", account)
 api.add_router("/", "netjobs.api.router")
+api.add_router("/", "netjobs.endpoint_api.router")
 api.add_router("/", "netjobs.jobs.api.router")
 api.add_router("/", "archive.api.router")
 api.add_router("/", "archive.deid.api.router")

@@ -45,6 +45,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
     )),
     NavGroup("Network", (
         NavItem("Application Entities", "netjobs:ae_list", Role.VIEWER, ("/aes/",)),
+        NavItem("DICOMweb endpoints", "netjobs:endpoint_list", Role.VIEWER, ("/endpoints/",)),
         NavItem("Listeners", "netjobs:listener_list", Role.VIEWER, ("/listeners/",)),
         NavItem("Jobs", "netjobs:job_list", Role.VIEWER, ("/jobs/",)),
         NavItem("New job", "netjobs:job_new_index", Role.OPERATOR, ()),

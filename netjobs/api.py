@@ -4,6 +4,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import ModelSchema, Router, Schema, Status
@@ -78,7 +79,10 @@ class AEOut(ModelSchema):
         return bool(ae.tls_key_file)
 
 
-def _save_ae(request: HttpRequest, ae: ApplicationEntity, values: dict[str, Any]) -> Any:
+def save_validated(request: HttpRequest, obj: Model, values: dict[str, Any],
+                   whole_field: str) -> Any:
+    """``values`` set on ``obj``, validated by the model and saved; a 422 with the field
+    errors otherwise (model-wide errors reported on ``whole_field``)."""
     nulls = [name for name, value in values.items() if value is None]
     if nulls:
         return field_errors_response(
@@ -89,13 +93,13 @@ def _save_ae(request: HttpRequest, ae: ApplicationEntity, values: dict[str, Any]
             ],
         )
     for name, value in values.items():
-        setattr(ae, name, value)
+        setattr(obj, name, value)
     try:
-        ae.full_clean()
+        obj.full_clean()
     except ValidationError as exc:
         errors = [
             {
-                "loc": ["body", "payload", field if field != "__all__" else "ae_title"],
+                "loc": ["body", "payload", field if field != "__all__" else whole_field],
                 "msg": message,
                 "type": "value_error",
             }
@@ -103,8 +107,12 @@ def _save_ae(request: HttpRequest, ae: ApplicationEntity, values: dict[str, Any]
             for message in messages
         ]
         return field_errors_response(request, errors)
-    ae.save()
-    return ae
+    obj.save()
+    return obj
+
+
+def _save_ae(request: HttpRequest, ae: ApplicationEntity, values: dict[str, Any]) -> Any:
+    return save_validated(request, ae, values, "ae_title")
 
 
 @router.get("/aes", response=list[AEOut], tags=["aes"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from netjobs import association_views, views
+from netjobs import association_views, endpoint_views, views
 from netjobs.jobs import views as job_views
 from netjobs.listeners import commitment_views
 from netjobs.listeners import notification_views as notifications
@@ -15,6 +15,14 @@ urlpatterns = [
     path("aes/<int:pk>/edit/", views.AEUpdateView.as_view(), name="ae_update"),
     path("aes/<int:pk>/delete/", views.AEDeleteView.as_view(), name="ae_delete"),
     path("aes/<int:pk>/echo/", views.ae_echo, name="ae_echo"),
+    path("endpoints/", endpoint_views.EndpointListView.as_view(), name="endpoint_list"),
+    path("endpoints/new/", endpoint_views.EndpointCreateView.as_view(), name="endpoint_create"),
+    path("endpoints/<int:pk>/", endpoint_views.EndpointDetailView.as_view(),
+         name="endpoint_detail"),
+    path("endpoints/<int:pk>/edit/", endpoint_views.EndpointUpdateView.as_view(),
+         name="endpoint_update"),
+    path("endpoints/<int:pk>/delete/", endpoint_views.EndpointDeleteView.as_view(),
+         name="endpoint_delete"),
     path("associations/", association_views.association_list, name="association_list"),
     path("associations/<int:pk>/record/", association_views.association_record,
          name="association_record"),

@@ -148,8 +148,9 @@ def store_instance(path: Path, written: WrittenFile | None, target: Target,
                       f"{label}: its Study Instance UID {keys.study_instance_uid} is not "
                       f"{target.study}, the study this request stores into")
     try:
-        result = store_file(path, source=InstanceSource.DICOM, source_detail=target.source_detail,
-                            policy=target.policy, cache=target.cache, received=written)
+        result = store_file(path, source=InstanceSource.DICOMWEB,
+                            source_detail=target.source_detail, policy=target.policy,
+                            cache=target.cache, received=written)
     except DuplicateRejected as exc:
         return Failed(keys.sop_class_uid, keys.sop_instance_uid,
                       FailureReason.DUPLICATE_REJECTED, f"{label}: {exc}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
@@ -163,29 +163,38 @@ def discard(parts: list[Part]) -> None:
         part.path.unlink(missing_ok=True)
 
 
-def read_parts(read: Callable[[int], bytes], boundary: str, limits: Limits) -> list[Part]:
-    """Every part of the body, each in a durable (fsynced) temporary file. Raises Refused,
-    leaving no temporary file, for a body malformed, truncated or over the limits."""
+def iter_parts(read: Callable[[int], bytes], boundary: str, limits: Limits) -> Iterator[Part]:
+    """Each part of the body as soon as it is in its durable (fsynced) temporary file, which
+    is the caller's from then on (a WADO-RS response stored part by part). Raises Refused for
+    a body malformed, truncated or over the limits; a part not yet handed over is removed."""
     scanner = _Scanner(read, boundary, limits)
+    scanner.skip_preamble()
+    number = 0
+    while scanner.next_part():
+        number += 1
+        headers = scanner.headers(number)
+        path = incoming_path()
+        try:
+            with open(path, "wb") as out:
+                written = scanner.body(out, number)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        yield Part(number, headers, path, written)
+    if not number:
+        raise Refused(HTTPStatus.BAD_REQUEST, "the multipart body has no parts")
+
+
+def read_parts(read: Callable[[int], bytes], boundary: str, limits: Limits) -> list[Part]:
+    """Every part of the body, each in a durable temporary file. Raises Refused, leaving no
+    temporary file, for a body malformed, truncated or over the limits."""
     parts: list[Part] = []
     try:
-        scanner.skip_preamble()
-        while scanner.next_part():
-            number = len(parts) + 1
-            headers = scanner.headers(number)
-            path = incoming_path()
-            try:
-                with open(path, "wb") as out:
-                    written = scanner.body(out, number)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except BaseException:
-                path.unlink(missing_ok=True)
-                raise
-            parts.append(Part(number, headers, path, written))
+        for part in iter_parts(read, boundary, limits):
+            parts.append(part)
     except BaseException:
         discard(parts)
         raise
-    if not parts:
-        raise Refused(HTTPStatus.BAD_REQUEST, "the multipart body has no parts")
     return parts

@@ -9,9 +9,10 @@ from django import forms
 from netjobs.models import AEKind, ApplicationEntity
 
 # How the job form is laid out: fields by name in fieldsets; every other field is "What".
-PEER_FIELDS = ("ae", "calling_ae", "destination", "retrieve_listener")
+PEER_FIELDS = ("ae", "calling_ae", "destination", "retrieve_listener", "endpoint")
 OPTION_FIELDS = ("repeat", "interval", "timeout", "associations", "decompress", "duplicates",
-                 "report_on", "move_test", "transfer_syntaxes", "max_matches")
+                 "report_on", "move_test", "transfer_syntaxes", "max_matches", "batch_size",
+                 "transfer_syntax", "fuzzymatching", "includefield")
 SECONDS_FIELDS = ("interval", "timeout")  # their label gets the unit "(s)"
 
 

@@ -17,6 +17,7 @@ from archive.objects.jobs.kinds import CREATE_KIND, EDIT_KIND, EXTRACT_KIND
 from netjobs.jobs.base import JobKind
 from netjobs.operations.commitment import STGCMT_KIND
 from netjobs.operations.connectivity import CONNECTIVITY_KIND
+from netjobs.operations.dicomweb.kinds import CHECK_KIND, QIDO_KIND, STOW_KIND, WADO_KIND
 from netjobs.operations.echo import ECHO_KIND
 from netjobs.operations.ian import IAN_KIND
 from netjobs.operations.mpps import MPPS_KIND
@@ -29,7 +30,8 @@ _KINDS: tuple[JobKind[Any], ...] = (ECHO_KIND, IMPORT_KIND, STORE_KIND, FIND_KIN
                                        CONNECTIVITY_KIND, WORKFLOW_KIND, TRANSCODE_KIND, SPLIT_KIND,
                                        SWAP_KIND, EXPORT_IMAGES_KIND, CREATE_KIND, EXTRACT_KIND,
                                        EDIT_KIND, DEIDENTIFY_KIND, REIDENTIFY_KIND, MKMEDIA_KIND,
-                                       UPDATE_KIND, DELETE_KIND, COMPACT_KIND)
+                                       UPDATE_KIND, DELETE_KIND, COMPACT_KIND, QIDO_KIND,
+                                       WADO_KIND, STOW_KIND, CHECK_KIND)
 
 KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in _KINDS}
 

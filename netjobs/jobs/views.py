@@ -27,6 +27,7 @@ from netjobs.jobs.services import (
     retry_failed_job,
 )
 from netjobs.models import Job
+from netjobs.operations.dicomweb.qido import results_context as qido_results_context
 from netjobs.operations.qr.results import find_results_context
 
 
@@ -140,4 +141,5 @@ def kind_context(job: Job) -> dict[str, Any]:
             "produced": partial(kind.produced, job) if kind.produced else [],
             "item_sizes": kind.item_sizes, "uses_associations": kind.uses_associations,
             # a callable: the page's template evaluates it, the API never does
-            "find_results": partial(find_results_context, job) if job.kind == "find" else None}
+            "find_results": partial(find_results_context, job) if job.kind == "find" else
+            partial(qido_results_context, job) if job.kind == "qido" else None}

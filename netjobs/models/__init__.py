@@ -11,6 +11,7 @@ from netjobs.models.associations import (
     DimseMessage,
     PresentationContext,
 )
+from netjobs.models.endpoints import DicomwebEndpoint, EndpointAuth
 from netjobs.models.items import ItemOutcome, JobItem
 from netjobs.models.jobs import Job, JobLogEntry, JobStatus, LogLevel
 from netjobs.models.listeners import CallingPolicy, DesiredState, Listener, ListenerStatus
@@ -36,8 +37,10 @@ __all__ = [
     "CommitmentStatus",
     "ContextResult",
     "DesiredState",
+    "DicomwebEndpoint",
     "DimseDirection",
     "DimseMessage",
+    "EndpointAuth",
     "ItemOutcome",
     "Job",
     "JobItem",

@@ -42,6 +42,11 @@ class MatchRow:
     get_url: str = ""
 
     @property
+    def links(self) -> list[tuple[str, str]]:
+        """(label, URL) of the retrieves this row can start."""
+        return [("Move", self.move_url), ("Get", self.get_url)] if self.move_url else []
+
+    @property
     def warning(self) -> bool:
         """A pending warning (0xFF01): the peer did not support some optional keys."""
         return self.status == DimseStatus.PENDING_WARNING

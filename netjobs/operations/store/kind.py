@@ -19,7 +19,7 @@ from netjobs.jobs.base import CommandLine, Download, JobKind
 from netjobs.jobs.forms import JobForm, local_ae_field, remote_ae_field
 from netjobs.models import ApplicationEntity, Job
 from netjobs.operations.common import calling_ae_title
-from netjobs.operations.store.run import StoreParams, describe, retry_failed, run
+from netjobs.operations.store.run import SendSource, StoreParams, describe, retry_failed, run
 from netjobs.operations.store.sending import Decompress
 
 
@@ -50,7 +50,7 @@ class StoreForm(JobForm, SourceFields):
 ONLY_SHOWN = 20  # files named on a "retry failed only" command line before "<n more>"
 
 
-def _only_files(params: StoreParams) -> list[str]:
+def _only_files(params: SendSource) -> list[str]:
     """The files of just the items ``only`` names (what "retry failed only" re-sends)."""
     if params.path:
         root = Path(params.path)
@@ -66,7 +66,7 @@ def _only_files(params: StoreParams) -> list[str]:
     return files[:ONLY_SHOWN] + ([f"<{extra} more file(s)>"] if extra > 0 else [])
 
 
-def _folders(params: StoreParams) -> list[str]:
+def command_paths(params: SendSource) -> list[str]:
     """What to name on a command line: the archive folders of the studies or series (the
     storage keeps a study's instances under one folder), else the path or upload; with
     ``only``, just those files."""
@@ -92,7 +92,8 @@ def _folders(params: StoreParams) -> list[str]:
 def command_lines(params: StoreParams) -> list[CommandLine]:
     remote = ApplicationEntity.objects.get(pk=params.ae)
     calling = calling_ae_title(params.calling_ae)
-    files = " ".join(shlex.quote(f) if not f.startswith("<") else f for f in _folders(params))
+    files = " ".join(shlex.quote(f) if not f.startswith("<") else f
+                     for f in command_paths(params))
     decompress = {Decompress.NEVER: " --decompress-never",
                   Decompress.LOSSY: " --decompress-lossy"}.get(params.decompress, "")
     tls = " +tls <key> <cert> +cf <ca>" if remote.tls_enabled else ""

@@ -37,33 +37,26 @@ FLUSH_SECONDS = 0.5
 logger = logging.getLogger(__name__)
 
 
-class StoreParams(BaseModel):
+class SendSource(BaseModel):
+    """What a send job (store over DIMSE, stow over DICOMweb) sends: archive objects, a
+    file or folder under an import root, or a staged upload."""
+
     model_config = ConfigDict(extra="forbid")
 
-    ae: int = Field(description="ID of the remote AE to send to")
-    calling_ae: int | None = Field(default=None, description="ID of the local AE to call from")
     studies: list[int] = Field(default_factory=list, description="Archive study IDs")
     series: list[int] = Field(default_factory=list, description="Archive series IDs")
     instances: list[int] = Field(default_factory=list, description="Archive instance IDs")
     path: str | None = Field(default=None, description="A file or folder under an import root")
     upload: str | None = Field(default=None, description="ID of a staged browser upload")
-    decompress: Decompress = Field(
-        default=Decompress.LOSSLESS,
-        description="When the peer accepts only uncompressed syntaxes: never, lossless "
-                    "(default) or lossy too (dcmsend --decompress-lossy)")
-    associations: int = Field(default=1, ge=1, le=8, description="Parallel associations")
     only: list[str] = Field(default_factory=list,
                             description="Send only these items (SOP Instance UIDs or file "
                                         "names): what 'retry failed only' uses")
-
-    _check_ae = field_validator("ae")(remote_ae_exists)
-    _check_calling = field_validator("calling_ae")(local_ae_exists)
 
     _check_path = field_validator("path")(allowed_path)
     _check_upload = field_validator("upload")(staged_upload)
 
     @model_validator(mode="after")
-    def _one_source(self) -> StoreParams:
+    def _one_source(self) -> SendSource:
         sources = [bool(self.studies or self.series or self.instances), self.path is not None,
                    self.upload is not None]
         if sum(sources) != 1:
@@ -72,7 +65,20 @@ class StoreParams(BaseModel):
         return self
 
 
-def items_of(params: StoreParams) -> list[SendItem]:
+class StoreParams(SendSource):
+    ae: int = Field(description="ID of the remote AE to send to")
+    calling_ae: int | None = Field(default=None, description="ID of the local AE to call from")
+    decompress: Decompress = Field(
+        default=Decompress.LOSSLESS,
+        description="When the peer accepts only uncompressed syntaxes: never, lossless "
+                    "(default) or lossy too (dcmsend --decompress-lossy)")
+    associations: int = Field(default=1, ge=1, le=8, description="Parallel associations")
+
+    _check_ae = field_validator("ae")(remote_ae_exists)
+    _check_calling = field_validator("calling_ae")(local_ae_exists)
+
+
+def items_of(params: SendSource) -> list[SendItem]:
     """What the job sends; with ``only`` (retry failed only), just those items, and no other
     file's meta header is read."""
     wanted = set(params.only) if params.only else None
