@@ -19,7 +19,9 @@ into the archive) {export_job} (its first series exported as PNG frames in a ZIP
 photo, a PDF and a video added to the first study; the photo then edited) {deid_project}
 {deid_job} (a reversible de-identification of the first CT study) {deid_instance} (one of its
 originals, for the preview) {medium} {media_job} (a ZIP medium of the first two studies)
-{folder_medium} (a folder medium of the largest other study, one record deleted). With
+{folder_medium} (a folder medium of the largest other study, one record deleted) {endpoint}
+{qido_job} {wado_job} (a DICOMweb endpoint, the console's own, searched and its first study's
+metadata retrieved). With
 ``--click SELECTOR`` the first element matching it (e.g. ``'.convert-menu summary'``) is clicked
 on each page that has one before the screenshot, to show an open menu.
 
@@ -181,6 +183,7 @@ def seed(var_dir: Path) -> dict[str, int]:
     ids.update(seed_objects(run, var_dir))
     ids.update(seed_deid(run, var_dir))
     ids.update(seed_media(run))
+    ids.update(seed_dicomweb(run, var_dir, user))
     ids["study"] = Study.objects.order_by("pk").values_list("pk", flat=True).first() or 0
     series = Series.objects.filter(number_of_instances__gt=1).order_by("pk").first()
     any_series = Series.objects.values_list("pk", flat=True).first() or 0
@@ -304,6 +307,40 @@ def seed_media(run: Any) -> dict[str, int]:
     media = {m.job_id: m.pk for m in Medium.objects.all()}
     return {"medium": media.get(zipped.pk, 0), "folder_medium": media.get(built.pk, 0),
             "media_job": zipped.pk}
+
+
+def seed_dicomweb(run: Any, var_dir: Path, user: Any) -> dict[str, int]:
+    """DICOMweb endpoints: the console's own /dicomweb/ (served for the while by a second
+    console process) searched, checked and its first study's metadata retrieved; and an
+    endpoint on a closed port whose check fails."""
+    from archive.models import Study
+    from console.tokens import issue_token
+    from netjobs.models import DicomwebEndpoint, EndpointAuth
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=site_environment(var_dir), stdout=subprocess.DEVNULL,
+        stderr=(var_dir / "seed-server.log").open("ab"))
+    try:
+        wait_for_port(port)
+        itself = DicomwebEndpoint.objects.create(
+            name="console-self", base_url=f"http://127.0.0.1:{port}/dicomweb",
+            description="This console's own DICOMweb service", auth=EndpointAuth.BEARER,
+            token=issue_token(user, "dicomweb-demo").raw)
+        down = DicomwebEndpoint.objects.create(
+            name="vna-offline", base_url=f"http://127.0.0.1:{free_port()}/dcm4chee-arc/aets/"
+                                         "DCM4CHEE/rs", description="Not running",
+            connect_timeout=2)
+        run("dicomweb_check", {"endpoint": itself.pk})
+        run("dicomweb_check", {"endpoint": down.pk})
+        qido = run("qido", {"endpoint": itself.pk, "matching": {"PatientName": "*"}})
+        study = Study.objects.order_by("pk").values_list("study_instance_uid", flat=True)[0]
+        wado = run("wado", {"endpoint": itself.pk, "study": study, "mode": "metadata"})
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {"endpoint": itself.pk, "qido_job": qido.pk, "wado_job": wado.pk}
 
 
 def page_name(path: str) -> str:

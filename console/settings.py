@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from console.config import env_bool, env_int, env_list, load_or_create_secret_key
+from console.config import env_bool, env_choice, env_int, env_list, load_or_create_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -152,7 +152,8 @@ IMPORT_ZIP_MAX_BYTES = env_int("IMPORT_ZIP_MAX_BYTES", 20 * 1024**3)
 # "reject", as a listener's duplicate policy).
 DICOMWEB_STOW_MAX_BYTES = env_int("DICOMWEB_STOW_MAX_BYTES", 4 * 1024**3)
 DICOMWEB_STOW_MAX_PART_BYTES = env_int("DICOMWEB_STOW_MAX_PART_BYTES", 2 * 1024**3)
-DICOMWEB_STOW_DUPLICATE_POLICY = os.environ.get("DICOMWEB_STOW_DUPLICATE_POLICY", "keep")
+DICOMWEB_STOW_DUPLICATE_POLICY = env_choice("DICOMWEB_STOW_DUPLICATE_POLICY", "keep",
+                                            ("keep", "replace", "reject"))
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_DIR / "tmp")
 FILE_UPLOAD_HANDLERS = ["archive.imports.uploads.LimitedTemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 20000)

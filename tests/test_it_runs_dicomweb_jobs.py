@@ -126,6 +126,10 @@ def test_wado_metadata_only_keeps_the_dicom_json(celery_worker_process: Path, op
     document = json.loads(logged_in(operator).get(f"/jobs/{job.pk}/download/metadata/").content)
     assert len(document) == 3
     assert {d["0020000D"]["Value"][0] for d in document} == {study}
+    page = logged_in(operator).get(f"/jobs/{job.pk}/").content.decode()
+    assert "<h2>Instances</h2>" in page and "3 instances." in page
+    assert all(d["00080018"]["Value"][0] in page for d in document)
+    assert "/download/instances.csv/" not in page  # the items hold JSON: no CSV of them
     for ds in document:  # pixel data over 1 KiB is named by a BulkDataURI, smaller inline
         rows = ds["00280010"]["Value"][0]
         assert ("BulkDataURI" in ds["7FE00010"]) == (rows * rows * 2 > 1024)

@@ -22,7 +22,7 @@ from console.templatetags.console_format import (
     format_size,
     label,
 )
-from netjobs.models import ApplicationEntity, Job, Listener
+from netjobs.models import ApplicationEntity, DicomwebEndpoint, Job, Listener
 
 LIST_SHOWN = 10  # list items shown before "and n more"
 CHOICE_VALUE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")  # e.g. study_root, keep_first
@@ -61,7 +61,9 @@ def _linked(model: type[Model], ids: list[Any], noun: str,
     values = []
     for pk in ids:
         obj = found.get(pk)
-        if obj is None:
+        if isinstance(pk, str):  # a UID (the DICOMweb jobs name studies and series by UID)
+            values.append(Value(pk))
+        elif obj is None:
             values.append(Value(f"{noun} #{pk} (no longer exists)"))
         else:
             values.append(Value(text(obj), obj.get_absolute_url()))  # type: ignore[attr-defined]
@@ -105,8 +107,11 @@ REFERENCES: dict[str, Callable[[list[Any]], list[Value]]] = {
     "retrieve_listener": lambda ids: _linked(Listener, ids, "Listener",
                                              lambda li: f"{li.name} ({li.ae_title})"),
     "store_job": _job_values,
+    "endpoint": lambda ids: _linked(DicomwebEndpoint, ids, "Endpoint", lambda e: e.name),
 }
-LABELS = {"ae": "Remote AE", "calling_ae": "Calling AE", "only": "Only these items",
+LABELS = {"ae": "Remote AE", "endpoint": "DICOMweb endpoint", "calling_ae": "Calling AE",
+          "only": "Only these items", "includefield": "Include fields",
+          "fuzzymatching": "Fuzzy matching", "batch_size": "Batch size",
           "associations": "Parallel associations", "store_job": "Store job",
           "retrieve_listener": "Listener for the retrieve", "upload": "Browser upload",
           "seconds": "Conversion time", "files_per_second": "Files/s",
@@ -193,13 +198,25 @@ def counter_fields(job: Job) -> list[Field]:
     return describe_mapping(job.counters, skip=(job.result or {}).keys())
 
 
-def peer_of(job: Job, aes: dict[int, ApplicationEntity]) -> ApplicationEntity | None:
-    """The remote AE a job talks to (its ``ae`` parameter), from a prefetched map."""
-    pk = (job.params or {}).get("ae")
-    return aes.get(pk) if isinstance(pk, int) else None
+Peer = ApplicationEntity | DicomwebEndpoint
+PEER_PARAMS: dict[str, type[ApplicationEntity] | type[DicomwebEndpoint]] = {
+    "ae": ApplicationEntity, "endpoint": DicomwebEndpoint}
 
 
-def peers_for(jobs: Iterable[Job]) -> dict[int, ApplicationEntity]:
-    ids = {j.params.get("ae") for j in jobs if isinstance(j.params, dict)}
-    return {ae.pk: ae for ae in ApplicationEntity.objects.filter(
-        pk__in=[i for i in ids if isinstance(i, int)])}
+def peer_of(job: Job, peers: dict[tuple[str, int], Peer]) -> Peer | None:
+    """The remote AE or DICOMweb endpoint a job talks to (its ``ae`` or ``endpoint``
+    parameter), from a prefetched map."""
+    for name in PEER_PARAMS:
+        pk = (job.params or {}).get(name)
+        if isinstance(pk, int) and (name, pk) in peers:
+            return peers[(name, pk)]
+    return None
+
+
+def peers_for(jobs: Iterable[Job]) -> dict[tuple[str, int], Peer]:
+    found: dict[tuple[str, int], Peer] = {}
+    for name, model in PEER_PARAMS.items():
+        ids = {j.params.get(name) for j in jobs if isinstance(j.params, dict)}
+        for peer in model.objects.filter(pk__in=[i for i in ids if isinstance(i, int)]):
+            found[(name, peer.pk)] = peer
+    return found

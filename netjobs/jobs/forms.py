@@ -12,7 +12,7 @@ from netjobs.models import AEKind, ApplicationEntity
 PEER_FIELDS = ("ae", "calling_ae", "destination", "retrieve_listener", "endpoint")
 OPTION_FIELDS = ("repeat", "interval", "timeout", "associations", "decompress", "duplicates",
                  "report_on", "move_test", "transfer_syntaxes", "max_matches", "batch_size",
-                 "transfer_syntax", "fuzzymatching", "includefield")
+                 "transfer_syntax", "fuzzymatching", "includefield", "into_study")
 SECONDS_FIELDS = ("interval", "timeout")  # their label gets the unit "(s)"
 
 

@@ -28,6 +28,7 @@ from netjobs.jobs.services import (
 )
 from netjobs.models import Job
 from netjobs.operations.dicomweb.qido import results_context as qido_results_context
+from netjobs.operations.dicomweb.wado import WadoMode, metadata_results_context
 from netjobs.operations.qr.results import find_results_context
 
 
@@ -141,5 +142,15 @@ def kind_context(job: Job) -> dict[str, Any]:
             "produced": partial(kind.produced, job) if kind.produced else [],
             "item_sizes": kind.item_sizes, "uses_associations": kind.uses_associations,
             # a callable: the page's template evaluates it, the API never does
-            "find_results": partial(find_results_context, job) if job.kind == "find" else
-            partial(qido_results_context, job) if job.kind == "qido" else None}
+            "find_results": _results(job), "has_results": _results(job) is not None}
+
+
+def _results(job: Job) -> Callable[[], dict[str, Any]] | None:
+    """The table of what a search found (find, qido) or a metadata retrieve read."""
+    if job.kind == "find":
+        return partial(find_results_context, job)
+    if job.kind == "qido":
+        return partial(qido_results_context, job)
+    if job.kind == "wado" and job.params.get("mode") == WadoMode.METADATA:
+        return partial(metadata_results_context, job)
+    return None

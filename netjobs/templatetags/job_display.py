@@ -13,8 +13,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
-from netjobs.jobs.display import peer_of, peers_for
-from netjobs.models import ApplicationEntity, Job
+from netjobs.jobs.display import Peer, peer_of, peers_for
+from netjobs.models import Job
 
 register = template.Library()
 
@@ -54,8 +54,9 @@ def clock(value: Any, precision: str = "seconds") -> SafeString | str:
 
 
 @register.simple_tag
-def job_rows(jobs: Iterable[Job]) -> list[tuple[Job, ApplicationEntity | None]]:
-    """Each job with its remote AE, in one query for the whole table."""
+def job_rows(jobs: Iterable[Job]) -> list[tuple[Job, Peer | None]]:
+    """Each job with its remote AE or DICOMweb endpoint, in a query per kind of peer for the
+    whole table."""
     listed = list(jobs)
     peers = peers_for(listed)
     return [(job, peer_of(job, peers)) for job in listed]

@@ -113,7 +113,9 @@ class WadoForm(JobForm):
 class StowForm(JobForm, SourceFields):
     endpoint = endpoint_field("Store to")
     upload_help = "DICOM files to send (not archived)."
-    study = _uid_field("Into study (UID)")
+    into_study = forms.CharField(
+        required=False, max_length=64, label="Into study (UID)",
+        help_text="POST to /studies/{uid}: the server refuses other studies' instances.")
     batch_size = forms.IntegerField(min_value=1, max_value=1000, initial=50,
                                     help_text="Instances per STOW-RS request.")
 
@@ -125,7 +127,7 @@ class StowForm(JobForm, SourceFields):
     def params(self) -> dict[str, Any]:
         data = self.cleaned_data
         values: dict[str, Any] = {"endpoint": data["endpoint"].pk,
-                                  "study": data.get("study") or None,
+                                  "study": data.get("into_study") or None,
                                   "batch_size": data["batch_size"]}
         values.update(self.source_params())
         return values

@@ -25,7 +25,8 @@ WADO_KIND: JobKind[wado.WadoParams] = JobKind(
     describe=wado.describe, form=WadoForm, command_lines=wado_command_lines,
     downloads=(Download("metadata", "Metadata as DICOM JSON", wado.render_metadata,
                         available=lambda job: job.params.get("mode") == wado.WadoMode.METADATA),
-               Download("instances.csv", "Instances (CSV)", items_csv)),
+               Download("instances.csv", "Instances (CSV)", items_csv,
+                        available=lambda job: job.params.get("mode") != wado.WadoMode.METADATA)),
     uses_associations=False)
 
 STOW_KIND: JobKind[stow.StowParams] = JobKind(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from http import HTTPStatus
+from typing import Any
 
 import urllib3
 from django.conf import settings
@@ -195,3 +196,22 @@ def render_metadata(job: Job) -> tuple[bytes, str, str] | None:
     rows = JobItem.objects.filter(job=job).order_by("pk").values_list("message", flat=True)
     content = ("[" + ",".join(rows) + "]").encode()
     return content, DICOM_JSON, f"job-{job.pk}-metadata.json"
+
+
+METADATA_COLUMNS = ["SOPInstanceUID", "SOPClassUID", "Modality", "SeriesInstanceUID",
+                    "InstanceNumber", "Rows", "Columns", "NumberOfFrames",
+                    "AvailableTransferSyntaxUID"]
+
+
+def metadata_results_context(job: Job) -> dict[str, Any]:
+    """What ``_find_results.html`` shows of a metadata retrieve: a row per instance."""
+    from netjobs.operations.qr.display import display_value
+    from netjobs.operations.qr.identifiers import flatten
+
+    items = JobItem.objects.filter(job=job).order_by("pk")
+    rows = [flatten(json.loads(m)) for m in items.values_list("message", flat=True)[:500]]
+    return {"columns": METADATA_COLUMNS, "total": items.count(),
+            "rows": [({}, [display_value(c, row.get(c, "")) for c in METADATA_COLUMNS])
+                     for row in rows],
+            "more": max(items.count() - len(rows), 0), "retrievable": False,
+            "heading": "Instances", "noun": "instance"}
