@@ -85,3 +85,21 @@ def test_the_api_hides_secrets_and_validates(administrator: User, viewer: User) 
     assert bad.status_code == 422 and "base_url" in str(bad.json())
     assert admin.delete(f"/api/dicomweb-endpoints/{body['id']}").status_code == 204
     assert not DicomwebEndpoint.objects.exists()
+
+
+def test_a_study_page_offers_to_send_it_over_dicomweb(operator: User, tmp_path: Any) -> None:
+    from archive.indexing import store_file
+    from archive.models import InstanceSource
+    from tests.archive_helpers import make_object
+
+    instance = store_file(make_object(tmp_path, patient_name="A^B", patient_id="P9",
+                                      study_date="20240101", modality="OT"),
+                          source=InstanceSource.UPLOAD).instance
+    study = instance.series.study
+    DicomwebEndpoint.objects.create(name="orthanc", base_url="http://127.0.0.1:8042/dicom-web")
+    client = logged_in(operator)
+    page = client.get(f"/archive/studies/{study.pk}/").content.decode()
+    link = f"/jobs/new/stow/?studies={study.pk}"
+    assert link in page
+    form = client.get(link).content.decode()
+    assert "orthanc" in form and study.study_instance_uid in form  # the study is chosen
