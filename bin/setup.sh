@@ -31,6 +31,19 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# ensure_files path:package ... — installs the packages whose file is missing (a plugin, a
+# library: what `command -v` cannot find).
+ensure_files() {
+  local missing=() pair
+  for pair in "$@"; do
+    [ -e "${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
 find_python() {
   local candidate
   for candidate in "${PYTHON:-}" python3.11 python3; do

@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,31 +165,84 @@ def pynetdicom_verification_scp(
         server.shutdown()
 
 
+ORTHANC_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+
+
+def require_orthanc_dicomweb() -> Path:
+    """Debian's Orthanc DICOMweb plugin, or a skip that says how to install it."""
+    if not ORTHANC_DICOMWEB_PLUGIN.is_file():
+        pytest.skip(f"Orthanc's DICOMweb plugin {ORTHANC_DICOMWEB_PLUGIN} is not installed; "
+                    "bin/test installs it (apt-get install orthanc-dicomweb)")
+    return ORTHANC_DICOMWEB_PLUGIN
+
+
 @dataclass
 class OrthancPeer:
     ae_title: str
     dicom_port: int
     http_port: int
+    log_path: Path | None = None
 
-    def rest(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
-        import json
+    @property
+    def dicomweb_url(self) -> str:
+        """The root of its DICOMweb server (when started with ``dicomweb=True``)."""
+        return f"http://127.0.0.1:{self.http_port}/dicom-web"
+
+    def call(self, method: str, path: str, data: bytes | None = None,
+             timeout: float = 60) -> bytes:
+        """A call to its REST API with ``data`` as the body; the answer's bytes."""
         import urllib.request
 
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}", method=method,
-            data=None if body is None else json.dumps(body).encode())
+            f"http://127.0.0.1:{self.http_port}{path}", method=method, data=data)
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read()
+            return bytes(response.read())
+
+    def rest(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        """A call with ``body`` sent as JSON; a JSON answer decoded, any other as bytes."""
+        import json
+
+        data = self.call(method, path, None if body is None else json.dumps(body).encode(),
+                         timeout)
         return json.loads(data) if data[:1] in (b"{", b"[") else data
+
+    def instance_file(self, instance_id: str) -> bytes:
+        """The file Orthanc holds for an instance, byte for byte."""
+        return self.call("GET", f"/instances/{instance_id}/file")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+DicomwebServer = list[str] | dict[str, Any]
+
+
+def _dicomweb_config(servers: Mapping[str, DicomwebServer]) -> dict[str, Any]:
+    """The plugin's section: its server under /dicom-web/, and the remote servers its client
+    knows (Orthanc's DicomWeb.Servers: ``[url, user, password]`` or an object with "Url",
+    "Username", "Password", "HttpHeaders", "Timeout", "ChunkedTransfers",
+    "HasWadoRsUniversalTransferSyntax"…)."""
+    return {"Enable": True, "Root": "/dicom-web/", "EnableWado": False,
+            "Servers": dict(servers)}
 
 
 @contextmanager
 def orthanc(workdir: Path, modalities: dict[str, tuple[str, str, int]],
-            ae_title: str = "ORTHANC") -> Iterator[OrthancPeer]:
+            ae_title: str = "ORTHANC", dicomweb: bool = False,
+            dicomweb_servers: Mapping[str, DicomwebServer] | None = None,
+            ) -> Iterator[OrthancPeer]:
     """Debian's Orthanc on loopback ports, with the given DICOM modalities (name: AE title,
-    host, port), its REST API open on 127.0.0.1 only."""
+    host, port), its REST API open on 127.0.0.1 only. With ``dicomweb`` (or
+    ``dicomweb_servers``) it loads Debian's DICOMweb plugin (skipping the test when it is
+    not installed): a DICOMweb server under /dicom-web/ and a client of those servers
+    (/dicom-web/servers/{name}/stow, /qido, /get, /retrieve)."""
     import json
 
+    plugins: list[str] = []
+    extra: dict[str, Any] = {}
+    if dicomweb or dicomweb_servers:
+        plugins.append(str(require_orthanc_dicomweb()))
+        extra["DicomWeb"] = _dicomweb_config(dicomweb_servers or {})
     dicom_port, http_port = free_port(), free_port()
     storage = workdir / "orthanc-db"
     config = workdir / "orthanc.json"
@@ -197,11 +250,13 @@ def orthanc(workdir: Path, modalities: dict[str, tuple[str, str, int]],
         "Name": "test", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
         "DicomAet": ae_title, "DicomPort": dicom_port, "HttpPort": http_port,
         "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-        "DicomCheckCalledAet": False, "Plugins": [], "StorageCompression": False,
+        "DicomCheckCalledAet": False, "Plugins": plugins, "StorageCompression": False,
         "DicomAlwaysAllowStore": True, "DicomAlwaysAllowEcho": True,
         "DicomModalities": {name: list(entry) for name, entry in modalities.items()},
+        **extra,
     }))
     argv = [require_tool("Orthanc"), str(config)]
-    with _running(argv, ae_title, dicom_port, workdir / "orthanc.log"):
+    log_path = workdir / "orthanc.log"
+    with _running(argv, ae_title, dicom_port, log_path):
         wait_for_port(http_port)
-        yield OrthancPeer(ae_title, dicom_port, http_port)
+        yield OrthancPeer(ae_title, dicom_port, http_port, log_path)

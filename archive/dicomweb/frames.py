@@ -29,10 +29,12 @@ from archive.conversions.transcode.convert import transcode_file
 from archive.conversions.transcode.options import TranscodeOptions
 from archive.dicomweb.accept import media_ranges
 from archive.dicomweb.wado import NotAcceptable
+from archive.inspect.dicomjson import swap_words
 from archive.inspect.loading import load
 
 OCTET_STREAM = "application/octet-stream"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
 IMPLICIT_LE = "1.2.840.10008.1.2"
 _SEEKABLE_NATIVE = {EXPLICIT_LE, IMPLICIT_LE}
 _NATIVE = {IMPLICIT_LE, EXPLICIT_LE, "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
@@ -209,12 +211,25 @@ class PixelSource:
             if len(data) != frame_bytes:
                 raise ValueError(f"the pixel data ends inside frame {index + 1}")
             return data
+        if bits % 8 == 0:  # big endian or deflated: the stored values, made little endian
+            data = bytes(ds.PixelData)
+            if self.syntax == EXPLICIT_BE:
+                size = bits // 8 if bits > 8 else 2 if ds["PixelData"].VR == "OW" else 1
+                data = swap_words(data, size) if size > 1 else data
+            frame = data[index * frame_bytes:(index + 1) * frame_bytes]
+            if len(frame) != frame_bytes:
+                raise ValueError(f"the pixel data ends inside frame {index + 1}")
+            return frame
         return self.decoded_frame(index, keep_colour=True)
 
     def decoded_frame(self, index: int, keep_colour: bool = False) -> bytes:
         """Frame ``index`` decoded, as uncompressed little-endian values (a compressed YBR
         frame converted to RGB, as DCMTK's decompressors do; 1-bit values packed)."""
-        arr: Any = pixel_array(self.path, index=index, raw=keep_colour)
+        if self.syntax == "1.2.840.10008.1.2.1.99":  # deflated: pydicom reads the dataset
+            arr: Any = self.dataset.pixel_array
+            arr = arr[index] if self.frame_count > 1 else arr
+        else:
+            arr = pixel_array(self.path, index=index, raw=keep_colour)
         if int(self.dataset.BitsAllocated) == 1:
             return bytes(pack_bits(arr))
         return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()

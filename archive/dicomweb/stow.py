@@ -40,6 +40,7 @@ from archive.storage import WrittenFile, incoming_path
 logger = logging.getLogger(__name__)
 
 OCTET_STREAM = "application/octet-stream"
+MAX_BOUNDARY = 200
 
 
 class PayloadType(StrEnum):
@@ -119,9 +120,10 @@ def request_type(content_type: str) -> tuple[PayloadType, str]:
     boundary = params.get("boundary", "")
     if not boundary:
         raise Refused(HTTPStatus.BAD_REQUEST, "the Content-Type has no boundary parameter")
-    if len(boundary) > 70 or not boundary.isascii():
+    # RFC 2046 says at most 70 characters; Orthanc 1.7 sends 73, so a longer one is taken
+    if len(boundary) > MAX_BOUNDARY or not boundary.isascii():
         raise Refused(HTTPStatus.BAD_REQUEST,
-                      "the boundary must be 1 to 70 ASCII characters (RFC 2046)")
+                      f"the boundary must be 1 to {MAX_BOUNDARY} ASCII characters")
     return PayloadType(type_), boundary
 
 
