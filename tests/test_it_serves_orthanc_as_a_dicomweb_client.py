@@ -4,8 +4,8 @@ sends STOW-RS bodies with ``Transfer-Encoding: chunked``, which Django's develop
 (and so pytest-django's live_server) cannot read, so every test here uses gunicorn.
 
 Orthanc stores its instances into the console (``/dicom-web/servers/console/stow``) and the
-console then holds each file byte for byte as Orthanc holds it (expected to fail for now: the
-console refuses Orthanc's 73-character multipart boundary); Orthanc searches the console
+console then holds each file byte for byte as Orthanc holds it (Orthanc's multipart boundary
+is 73 characters, over RFC 2046's 70, and is taken); Orthanc searches the console
 (``/qido`` and ``/get``) and finds what pydicom reads from the seeded files; Orthanc pulls a
 study (``/retrieve``) and then holds each file byte for byte as the console stores it."""
 
