@@ -23,6 +23,7 @@ from netjobs.operations.dicomweb.client import (
 )
 from netjobs.operations.qr.display import display_value
 from netjobs.operations.qr.identifiers import columns_for, flatten
+from netjobs.operations.qr.results import matches_csv
 
 MAX_MATCHES = 5000
 PAGE_ROWS = 500
@@ -217,18 +218,7 @@ def results_context(job: Job) -> dict[str, Any]:
 
 
 def render_csv(job: Job) -> tuple[bytes, str, str]:
-    import csv
-    import io
-
-    rows = [flatten(match) for match in _matches(job)]
-    columns = columns_for(_requested(job), rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(c, "") for c in columns])
-    return out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", \
-        f"job-{job.pk}-qido.csv"
+    return matches_csv(_matches(job), _requested(job), f"job-{job.pk}-qido.csv")
 
 
 def render_json(job: Job) -> tuple[bytes, str, str]:

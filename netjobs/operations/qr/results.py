@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -127,16 +127,23 @@ def find_results_context(job: Job) -> dict[str, Any]:
     }
 
 
-def render_csv(job: Job) -> tuple[bytes, str, str]:
-    rows = [flatten(identifier) for identifier, _ in _identifiers(job)]
-    columns = columns_for(requested_columns(job), rows)
+def matches_csv(matches: Iterable[Mapping[str, Any]], requested: list[str],
+                file_name: str) -> tuple[bytes, str, str]:
+    """DICOM JSON matches (a find's or a qido's) as CSV: the requested keys first, then the
+    rest the peer returned."""
+    rows = [flatten(match) for match in matches]
+    columns = columns_for(requested, rows)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([row.get(c, "") for c in columns])
-    return out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", \
-        f"job-{job.pk}-find.csv"
+    return out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", file_name
+
+
+def render_csv(job: Job) -> tuple[bytes, str, str]:
+    return matches_csv((identifier for identifier, _ in _identifiers(job)),
+                       requested_columns(job), f"job-{job.pk}-find.csv")
 
 
 def render_json(job: Job) -> tuple[bytes, str, str]:
