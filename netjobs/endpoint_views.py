@@ -12,6 +12,7 @@ from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
 
 from console.roles import Role, RoleRequiredMixin
+from netjobs.forms import MarkedInvalidForm
 from netjobs.models import DicomwebEndpoint, Job
 from netjobs.operations.dicomweb.check import last_check
 
@@ -23,7 +24,7 @@ ENDPOINT_FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = (
 SECRETS = ("password", "token")
 
 
-class EndpointForm(forms.ModelForm):
+class EndpointForm(MarkedInvalidForm):
     class Meta:
         model = DicomwebEndpoint
         fields = [name for _, names in ENDPOINT_FIELDSETS for name in names]
@@ -45,12 +46,6 @@ class EndpointForm(forms.ModelForm):
 
     def clean_token(self) -> str:
         return self._kept("token")
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
     def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(title, [self[name] for name in names]) for title, names in ENDPOINT_FIELDSETS]

@@ -23,7 +23,17 @@ AE_FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-class AEForm(forms.ModelForm):
+class MarkedInvalidForm(forms.ModelForm):
+    """A model form whose fields with errors carry aria-invalid (styled and announced)."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+
+class AEForm(MarkedInvalidForm):
     class Meta:
         model = ApplicationEntity
         fields = [name for _, names in AE_FIELDSETS for name in names]
@@ -37,12 +47,6 @@ class AEForm(forms.ModelForm):
         if not value and self.instance.pk and self.data.get("identity_username"):
             return self.instance.identity_password
         return value
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
     def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(title, [self[name] for name in names]) for title, names in AE_FIELDSETS]
